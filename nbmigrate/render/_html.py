@@ -1,0 +1,87 @@
+"""Small building blocks for the HTML every result renders.
+
+The HTML is self-contained (inline ``<style>``, no scripts) so it survives in saved notebooks,
+on GitHub and nbviewer. Every class name starts with ``nbm-``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+
+STYLE = """<style>
+.nbm{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;line-height:1.4}
+.nbm table.nbm-t{border-collapse:collapse;margin:4px 0}
+.nbm table.nbm-t th,.nbm table.nbm-t td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
+.nbm table.nbm-t th{background:#f3f3f3}
+.nbm .nbm-title{font-weight:600;margin:2px 0}
+.nbm .nbm-meta{color:#555}
+.nbm .nbm-ok{color:#1a7f37}
+.nbm .nbm-warn{color:#9a6700}
+.nbm .nbm-err{color:#cf222e}
+.nbm .nbm-added{background:#dafbe1}
+.nbm .nbm-removed{background:#ffebe9;text-decoration:line-through}
+.nbm .nbm-changed{background:#fff8c5}
+.nbm .nbm-current{font-weight:600}
+.nbm .nbm-pending{color:#6e7781}
+.nbm pre{background:#f6f8fa;padding:6px;overflow-x:auto;margin:2px 0}
+.nbm details>summary{cursor:pointer}
+.nbm code{font-family:var(--jp-code-font-family,monospace)}
+</style>"""
+
+
+def esc(value: object) -> str:
+    """Escape any value for HTML text or attributes."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def wrap(body: str, *, cls: str = "") -> str:
+    """The outer container of a rendered result, with the shared stylesheet."""
+    extra = f" {cls}" if cls else ""
+    return f'<div class="nbm{extra}">{STYLE}{body}</div>'
+
+
+def title(text: str, *, meta: str = "") -> str:
+    """A result's heading line; ``meta`` is escaped and shown greyed after it."""
+    tail = f' <span class="nbm-meta">{esc(meta)}</span>' if meta else ""
+    return f'<div class="nbm-title">{esc(text)}{tail}</div>'
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    row_classes: Iterable[str] | None = None,
+) -> str:
+    """A table; ``rows`` hold ready-made HTML cells (escape them with :func:`esc`)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    classes = iter(row_classes) if row_classes is not None else None
+    body = []
+    for row in rows:
+        cls = next(classes, "") if classes is not None else ""
+        attr = f' class="{cls}"' if cls else ""
+        body.append(f"<tr{attr}>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
+    return f'<table class="nbm-t"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def details(summary: str, body: str, *, open_: bool = False) -> str:
+    """A collapsible section; ``summary`` is escaped, ``body`` is HTML."""
+    flag = " open" if open_ else ""
+    return f"<details{flag}><summary>{esc(summary)}</summary>{body}</details>"
+
+
+def code(source: str, language: str = "sql") -> str:
+    """Highlighted source code (``sql`` or ``python``) with inline styles."""
+    try:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import get_lexer_by_name
+    except ImportError:  # pragma: no cover - pygments is a dependency
+        return f"<pre><code>{esc(source)}</code></pre>"
+    formatter = HtmlFormatter(noclasses=True, nowrap=True)
+    return f"<pre><code>{highlight(source, get_lexer_by_name(language), formatter)}</code></pre>"
+
+
+def span(text: object, cls: str) -> str:
+    """Escaped text in a span of one ``nbm-`` class."""
+    return f'<span class="{cls}">{esc(text)}</span>'

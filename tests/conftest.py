@@ -1,0 +1,82 @@
+"""Shared fixtures: a fresh, empty database per test on SQLite, PostgreSQL and MariaDB/MySQL.
+
+Server tests read the server's URL from ``NBMIGRATE_TEST_POSTGRESQL_URL`` and
+``NBMIGRATE_TEST_MYSQL_URL``. Without the variable the test is skipped, unless
+``NBMIGRATE_REQUIRE_SERVERS`` is set (CI sets it): then a missing server is a failure.
+Each test gets a database of its own (``CREATE DATABASE``), dropped afterwards, so tests never
+see each other's tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+SERVER_ENV = {
+    "postgresql": "NBMIGRATE_TEST_POSTGRESQL_URL",
+    "mysql": "NBMIGRATE_TEST_MYSQL_URL",
+}
+
+
+def _server_url(kind: str) -> sa.URL:
+    name = SERVER_ENV[kind]
+    raw = os.environ.get(name)
+    if not raw:
+        if os.environ.get("NBMIGRATE_REQUIRE_SERVERS"):
+            pytest.fail(f"{name} is not set but NBMIGRATE_REQUIRE_SERVERS is")
+        pytest.skip(f"{name} is not set")
+    return sa.make_url(raw)
+
+
+def _fresh_database(kind: str) -> Iterator[str]:
+    base = _server_url(kind)
+    name = f"nbm_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if kind == "postgresql":
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A URL of an empty SQLite file in the test's temporary folder."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL of a new, empty PostgreSQL database."""
+    yield from _fresh_database("postgresql")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A URL of a new, empty MariaDB/MySQL database."""
+    yield from _fresh_database("mysql")
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def db_url(request, tmp_path) -> Iterator[str]:
+    """An empty database of each kind in turn: SQLite, PostgreSQL, MariaDB/MySQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        yield from _fresh_database(request.param)

@@ -1,3 +1,60 @@
-"""nbmigrate: Alembic database migrations in Jupyter."""
+"""nbmigrate: Alembic database migrations in Jupyter.
+
+``%load_ext nbmigrate`` registers ``%migrate`` and ``%%revision``. The same features are a
+Python API: :class:`Project` (one method per ``%migrate`` verb, and :meth:`Project.run` for a
+whole command line), :func:`snapshot` and :func:`diff` for schemas, and the result objects
+every command returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (
+    BadArguments,
+    ConnectionFailed,
+    LockTimeout,
+    MigrationFailed,
+    NbmigrateError,
+    ProjectNotFound,
+    RevisionProblem,
+)
+from .project import Project
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "BadArguments",
+    "ConnectionFailed",
+    "LockTimeout",
+    "MigrationFailed",
+    "NbmigrateError",
+    "Project",
+    "ProjectNotFound",
+    "RevisionProblem",
+    "__version__",
+    "diff",
+    "load_ipython_extension",
+    "snapshot",
+]
+
+
+def snapshot(bind: Any, **options: Any) -> Any:
+    """A schema snapshot of any database (URL, Engine or Connection); see :mod:`nbmigrate.schema`."""
+    from .schema import snapshot as take
+
+    return take(bind, **options)
+
+
+def diff(before: Any, after: Any) -> Any:
+    """The differences between two schema snapshots; see :mod:`nbmigrate.schema`."""
+    from .schema import diff as compare
+
+    return compare(before, after)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbmigrate``: register ``%migrate`` and ``%%revision``."""
+    from .magics import load
+
+    load(ipython)

@@ -1,0 +1,758 @@
+"""Thin commands over ``alembic.command``, each returning a result object.
+
+Each function takes the :class:`~nbmigrate.project.Project` first and then exactly the arguments
+of the Alembic command of the same name, so the ``%migrate`` parser is Alembic's own (see
+:mod:`nbmigrate.parser`) and a command's signature is its command line. Commands that change the
+database run through :func:`_migrate`: pre-flight, lock, run Alembic contained, then read back
+where the database is and what changed. Read-only commands (``current``, ``heads``, ``history``,
+``branches``, ``show``) answer from the project's warm revision map.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _runtime
+from ._cache import serving
+from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem, translate
+from .project import TEMPLATE_DIR, Project
+from .results import (
+    ConnectResult,
+    CurrentResult,
+    FailureReport,
+    HistoryResult,
+    InitResult,
+    MigrationResult,
+    RevisionFileResult,
+    RevisionInfo,
+    SqlResult,
+    Step,
+    TextResult,
+)
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+    from sqlalchemy.engine import Connection
+
+Progress = Callable[[int, int, str], None]
+
+_SAFE_REV_ID = re.compile(r"^[A-Za-z0-9_]+$")
+_RELATIVE = re.compile(r"(^|@)?[+-]\d+$")
+
+
+# -- running Alembic -----------------------------------------------------------------------
+
+
+def _call(project: Project, fn: Callable[[], Any], *, on_event: Any = None) -> tuple[Any, _runtime.Capture]:
+    """Run ``fn`` contained; map any user-fixable error to an :class:`NbmigrateError`."""
+    value, capture, error = _runtime.contained(fn, on_event=on_event)
+    if error is not None:
+        _raise_translated(project, error)
+    return value, capture
+
+
+def _raise_translated(project: Project, error: BaseException) -> None:
+    if isinstance(error, _runtime.Exit):
+        raise NbmigrateError(f"Alembic stopped with {error}.") from None
+    mapped = translate(error, project.redact)
+    if mapped is None:
+        raise error
+    if mapped is error:
+        raise error
+    raise mapped from None
+
+
+def _captured_warnings(project: Project, capture: _runtime.Capture) -> list[str]:
+    return [project.redact(w) for w in capture.warnings]
+
+
+def _output(project: Project, capture: _runtime.Capture) -> str:
+    return project.redact(capture.text)
+
+
+# -- project set-up ------------------------------------------------------------------------
+
+
+def init(project: Project, directory: str = "migrations", template: str = "nbmigrate", package: bool = False) -> InitResult:
+    """Create a migration environment whose database is a SQLite file beside it."""
+    import alembic.command
+
+    config = project.config_for_init()
+    template_arg = str(TEMPLATE_DIR) if template == "nbmigrate" else template
+    target = Path(directory)
+    if not target.is_absolute():
+        target = project.ini_path.parent / target
+    existed = project.ini_path.is_file()
+
+    def run() -> None:
+        alembic.command.init(config, str(target), template=template_arg, package=package)
+
+    _, capture = _call(project, run)
+    project.invalidate()
+    files = sorted(str(p.relative_to(target.parent)) for p in target.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    if not existed:
+        files.insert(0, project.ini_path.name)
+    return InitResult(
+        command=f"init {directory}",
+        directory=str(target),
+        config_file=str(project.ini_path),
+        database=project.display_url,
+        files=files,
+        output=_output(project, capture),
+        warnings=_captured_warnings(project, capture),
+    )
+
+
+def list_templates(project: Project) -> TextResult:
+    """List the environment templates ``init`` can use."""
+    import alembic.command
+
+    config = project.config_for_init()
+    _, capture = _call(project, lambda: alembic.command.list_templates(config))
+    text = capture.text.strip() + "\n\nnbmigrate - nbmigrate's own template (the default for %migrate init)"
+    return TextResult(command="list_templates", title="Available templates", text=text)
+
+
+def connect(project: Project, target: Any) -> ConnectResult:
+    """Point this kernel at another database (a URL, Engine or Connection); nothing is written."""
+    project.use(target)
+
+    def run() -> tuple[str, tuple[str, ...]]:
+        with project.connection() as conn:
+            return conn.dialect.name, (project.current_heads(conn) if project.exists else ())
+
+    (dialect, heads), capture = _call(project, run)
+    return ConnectResult(
+        command="connect", database=project.display_url, dialect=dialect, heads=heads, warnings=_captured_warnings(project, capture)
+    )
+
+
+# -- read-only commands, answered from the warm revision map -------------------------------
+
+
+def _script(project: Project) -> ScriptDirectory:
+    """The warm ``ScriptDirectory``, with load errors (broken revision files) translated."""
+    script, capture = _call(project, lambda: _load_all(project))
+    _warn_duplicates(capture)
+    return script
+
+
+def _load_all(project: Project) -> ScriptDirectory:
+    script = project.script()
+    script.revision_map._revision_map  # noqa: B018 - forces the files to load here, contained
+    return script
+
+
+def _warn_duplicates(capture: _runtime.Capture) -> None:
+    import warnings
+
+    for text in capture.warnings:
+        if "present more than once" in text or "loaded twice" in text:
+            warnings.warn(f"nbmigrate: {text}", stacklevel=3)
+
+
+def _db_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
+    """The database's current heads, or ``None`` with a reason when it cannot be read."""
+    if project.url is None:
+        return None, "no database configured"
+    try:
+        with project.connection() as conn:
+            return project.current_heads(conn), ""
+    except NbmigrateError as exc:
+        return None, str(exc)
+    except Exception as exc:  # a database that is down must not break `history`
+        mapped = translate(exc, project.redact)
+        return None, str(mapped) if mapped else project.redact(f"{type(exc).__name__}: {exc}")
+
+
+def _applied(script: ScriptDirectory, heads: Sequence[str]) -> set[str]:
+    """Every revision at or below the database's heads (down revisions and dependencies), in linear time."""
+    rmap = script.revision_map._revision_map
+    seen: set[str] = set()
+    todo = [h for h in heads if h in rmap]
+    while todo:
+        rev_id = todo.pop()
+        if rev_id in seen:
+            continue
+        seen.add(rev_id)
+        rev = rmap[rev_id]
+        if rev is None:
+            continue
+        todo.extend(rev._normalized_down_revisions)
+        todo.extend(rev._resolved_dependencies)
+    return seen
+
+
+def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None) -> RevisionInfo:
+    state = ""
+    if heads is not None and applied is not None:
+        state = "current" if script.revision in heads else "applied" if script.revision in applied else "pending"
+    return RevisionInfo(
+        revision=script.revision,
+        down_revisions=tuple(script._normalized_down_revisions),
+        message=(script.doc or "").strip(),
+        branch_labels=tuple(sorted(script.branch_labels)),
+        depends_on=tuple(script._resolved_dependencies),
+        path=str(script.path),
+        is_head=script.is_head,
+        is_base=script.is_base,
+        is_branch_point=script.is_branch_point,
+        is_merge_point=script.is_merge_point,
+        state=state,
+    )
+
+
+def _history_result(project: Project, command: str, scripts: Sequence[Script], *, verbose: bool = False) -> HistoryResult:
+    script_dir = _script(project)
+    heads, reason = _db_heads(project)
+    applied = _applied(script_dir, heads) if heads is not None else None
+    warnings = [f"Database state not shown: {reason}"] if heads is None and reason else []
+    return HistoryResult(
+        command=command,
+        revisions=[_info(s, heads, applied) for s in scripts],
+        current=heads or (),
+        database=project.display_url if project.url is not None else "",
+        warnings=warnings,
+        verbose=verbose,
+    )
+
+
+def history(project: Project, rev_range: str | None = None, verbose: bool = False, indicate_current: bool = False) -> HistoryResult:
+    """List revisions newest first, each marked applied, current or pending in this database."""
+    script = _script(project)
+    base = head = None
+    if rev_range is not None:
+        if ":" not in rev_range:
+            raise BadArguments("History range requires [start]:[end], [start]: or :[end], e.g. `-r base:head`.")
+        base, head = (part.strip() or None for part in rev_range.split(":", 1))
+    if "current" in (base, head):
+        heads, reason = _db_heads(project)
+        if heads is None:
+            raise NbmigrateError(f"Cannot use 'current' in a range: {reason}")
+        current = heads[0] if len(heads) == 1 else None
+        if current is None:
+            raise RevisionProblem("'current' is ambiguous: the database has several heads; name one.")
+        base = current if base == "current" else base
+        head = current if head == "current" else head
+
+    def walk() -> list[Script]:
+        return list(script.walk_revisions(base=base or "base", head=head or "heads"))
+
+    scripts, _ = _call(project, walk)
+    return _history_result(project, f"history{' -r ' + rev_range if rev_range else ''}", scripts, verbose=verbose)
+
+
+def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = False) -> HistoryResult:
+    """Show the current head revisions of the scripts."""
+    script = _script(project)
+
+    def find() -> list[Script]:
+        ids = script.get_revisions("heads") if resolve_dependencies else script.get_heads()
+        return [script.get_revision(r if isinstance(r, str) else r.revision) for r in ids]
+
+    scripts, _ = _call(project, find)
+    return _history_result(project, "heads", scripts, verbose=verbose)
+
+
+def branches(project: Project, verbose: bool = False) -> HistoryResult:
+    """Show the branch points of the scripts."""
+    script = _script(project)
+    points = [sc for sc in script.walk_revisions() if sc.is_branch_point]
+    return _history_result(project, "branches", points, verbose=verbose)
+
+
+def show(project: Project, rev: str) -> HistoryResult:
+    """Show the revision(s) denoted by the given symbol."""
+    script = _script(project)
+
+    def find() -> list[Script]:
+        if rev == "current":
+            heads, reason = _db_heads(project)
+            if heads is None:
+                raise NbmigrateError(f"Cannot show 'current': {reason}")
+            return [script.get_revision(h) for h in heads]
+        return [s for s in script.get_revisions(rev) if s is not None]
+
+    scripts, _ = _call(project, find)
+    return _history_result(project, f"show {rev}", scripts, verbose=True)
+
+
+def current(project: Project, check_heads: bool = False, verbose: bool = False) -> CurrentResult:
+    """Show the database's current revision(s), with their messages."""
+    script = _script(project)
+    heads, reason = _db_heads(project)
+    if heads is None:
+        raise NbmigrateError(f"Cannot read the current revision: {reason}")
+    missing = [h for h in heads if h not in script.revision_map._revision_map]
+    if missing:
+        raise RevisionProblem(
+            f"The database is at {', '.join(missing)}, which no revision file defines. "
+            "Restore the file, or `%migrate stamp` the database to a revision that exists."
+        )
+    applied = _applied(script, heads)
+    infos = [_info(script.get_revision(h), heads, applied) for h in heads]
+    at_head = set(heads) == set(script.get_heads())
+    if check_heads and not at_head:
+        raise NbmigrateError("The database is not at all head revisions. Run `%migrate upgrade heads`.")
+    return CurrentResult(command="current", database=project.display_url, heads=heads, revisions=infos, at_head=at_head)
+
+
+# -- commands that write revision files ----------------------------------------------------
+
+
+def _check_rev_id(rev_id: str | None) -> None:
+    if rev_id is not None and not _SAFE_REV_ID.match(rev_id):
+        raise BadArguments(
+            f"{rev_id!r} cannot be a revision id: use letters, digits and underscores only."
+        )
+
+
+def _with_connection(project: Project, fn: Callable[[], Any], *, needs_db: bool) -> Callable[[], Any]:
+    """Wrap ``fn`` so that, when it needs the database, ``env.py`` gets this kernel's connection."""
+    if not needs_db:
+        return fn
+
+    def run() -> Any:
+        with project.connection() as conn:
+            project.config.attributes["connection"] = conn
+            try:
+                return fn()
+            finally:
+                project.config.attributes.pop("connection", None)
+
+    return run
+
+
+def _file_result(project: Project, command: str, scripts: Any, capture: _runtime.Capture) -> RevisionFileResult:
+    scripts = scripts if isinstance(scripts, list) else [scripts]
+    scripts = [s for s in scripts if s is not None]
+    if not scripts:
+        return RevisionFileResult(command=command, revision="", path="", source="", output=_output(project, capture))
+    first = scripts[0]
+    path = Path(first.path)
+    return RevisionFileResult(
+        command=command,
+        revision=first.revision,
+        path=str(path),
+        source=project.redact(path.read_text(encoding="utf-8")) if path.is_file() else "",
+        message=(first.doc or "").strip(),
+        output=_output(project, capture),
+        warnings=_captured_warnings(project, capture),
+    )
+
+
+def revision(
+    project: Project,
+    message: str | None = None,
+    autogenerate: bool = False,
+    sql: bool = False,
+    head: str = "head",
+    splice: bool = False,
+    branch_label: str | None = None,
+    version_path: str | None = None,
+    rev_id: str | None = None,
+    depends_on: str | Sequence[str] | None = None,
+    process_revision_directives: Any = None,
+) -> RevisionFileResult:
+    """Create a new revision file."""
+    import alembic.command
+
+    _check_rev_id(rev_id)
+    script = _script(project)
+    if version_path is not None:
+        _check_version_path(script, version_path)
+
+    def run() -> Any:
+        with serving(script):
+            return alembic.command.revision(
+                project.config,
+                message=message,
+                autogenerate=autogenerate,
+                sql=sql,
+                head=head,
+                splice=splice,
+                branch_label=branch_label,
+                version_path=version_path,
+                rev_id=rev_id,
+                depends_on=depends_on,
+                process_revision_directives=process_revision_directives,
+            )
+
+    scripts, capture = _call(project, _with_connection(project, run, needs_db=autogenerate))
+    return _file_result(project, "revision", scripts, capture)
+
+
+def _check_version_path(script: ScriptDirectory, version_path: str) -> None:
+    wanted = Path(version_path).resolve()
+    allowed = [Path(p).resolve() for p in script._version_locations]
+    if wanted not in allowed:
+        listed = ", ".join(str(p) for p in allowed)
+        raise BadArguments(f"--version-path must be one of the project's version locations: {listed}.")
+
+
+def merge(
+    project: Project,
+    revisions: str | Sequence[str],
+    message: str | None = None,
+    branch_label: str | None = None,
+    rev_id: str | None = None,
+) -> RevisionFileResult:
+    """Merge two revisions together; creates a new migration file."""
+    import alembic.command
+
+    _check_rev_id(rev_id)
+    script = _script(project)
+
+    def run() -> Any:
+        with serving(script):
+            return alembic.command.merge(project.config, revisions, message=message, branch_label=branch_label, rev_id=rev_id)
+
+    result, capture = _call(project, run)
+    return _file_result(project, "merge", result, capture)
+
+
+def edit(project: Project, rev: str) -> RevisionFileResult:
+    """Show the path and source of a revision file (a notebook opens no editor)."""
+    script = _script(project)
+
+    def find() -> Any:
+        if rev == "current":
+            heads, reason = _db_heads(project)
+            if heads is None:
+                raise NbmigrateError(f"Cannot edit 'current': {reason}")
+            return [script.get_revision(h) for h in heads]
+        return [s for s in script.get_revisions(rev) if s is not None]
+
+    found, capture = _call(project, find)
+    if not found:
+        raise RevisionProblem(f"No revision file for {rev!r}.")
+    return _file_result(project, f"edit {rev}", found, capture)
+
+
+def check(project: Project) -> TextResult:
+    """Check if autogenerate would find new operations for the model."""
+    import alembic.command
+    from alembic.util import AutogenerateDiffsDetected
+
+    script = _script(project)
+
+    def run() -> str | None:
+        try:
+            with serving(script):
+                alembic.command.check(project.config)
+        except AutogenerateDiffsDetected as exc:
+            return str(exc)
+        return None
+
+    problem, capture = _call(project, _with_connection(project, run, needs_db=True))
+    if problem is not None:
+        return TextResult(command="check", title="The model and the database differ", text=project.redact(problem), ok=False)
+    return TextResult(
+        command="check", title="No new upgrade operations detected", text=_output(project, capture).strip(),
+        warnings=_captured_warnings(project, capture),
+    )
+
+
+def ensure_version(project: Project, sql: bool = False) -> TextResult | SqlResult:
+    """Create the alembic version table if it doesn't exist already."""
+    import alembic.command
+
+    script = _script(project)
+    if sql:
+        return _offline(project, "ensure_version --sql", lambda: alembic.command.ensure_version(project.config, sql=True), script)
+
+    def run() -> None:
+        with serving(script):
+            alembic.command.ensure_version(project.config)
+
+    _, capture = _call(project, _with_connection(project, run, needs_db=True))
+    return TextResult(
+        command="ensure_version", title=f"Version table {project.version_table!r} is present",
+        text=project.display_url, warnings=_captured_warnings(project, capture),
+    )
+
+
+# -- commands that move the database -------------------------------------------------------
+
+
+def upgrade(
+    project: Project,
+    revision: str = "head",
+    sql: bool = False,
+    tag: str | None = None,
+    *,
+    preview: bool = False,
+    schema: bool = True,
+    progress: Progress | None = None,
+) -> MigrationResult | SqlResult:
+    """Upgrade to a later version."""
+    import alembic.command
+
+    if sql:
+        return _offline(project, f"upgrade {revision} --sql", lambda: alembic.command.upgrade(project.config, revision, sql=True, tag=tag))
+    if ":" in revision:
+        raise BadArguments("A range (a:b) needs --sql; to upgrade the database, give one target, e.g. `upgrade head`.")
+    return _migrate(
+        project, "upgrade", revision,
+        plan=lambda script, heads: script._upgrade_revs(revision, heads),
+        run=lambda: alembic.command.upgrade(project.config, revision, tag=tag),
+        preview=preview, schema=schema, progress=progress,
+    )
+
+
+def downgrade(
+    project: Project,
+    revision: str,
+    sql: bool = False,
+    tag: str | None = None,
+    *,
+    preview: bool = False,
+    schema: bool = True,
+    progress: Progress | None = None,
+) -> MigrationResult | SqlResult:
+    """Revert to a previous version."""
+    import alembic.command
+
+    if sql:
+        if ":" not in revision:
+            raise BadArguments("downgrade --sql needs a range <fromrev>:<torev>, e.g. `downgrade head:base --sql`.")
+        return _offline(project, f"downgrade {revision} --sql", lambda: alembic.command.downgrade(project.config, revision, sql=True, tag=tag))
+    if ":" in revision:
+        raise BadArguments("A range (a:b) needs --sql; to downgrade the database, give one target, e.g. `downgrade -1`.")
+    return _migrate(
+        project, "downgrade", revision,
+        plan=lambda script, heads: script._downgrade_revs(revision, heads),
+        run=lambda: alembic.command.downgrade(project.config, revision, tag=tag),
+        preview=preview, schema=schema, progress=progress,
+    )
+
+
+def stamp(
+    project: Project,
+    revisions: str | Sequence[str],
+    sql: bool = False,
+    tag: str | None = None,
+    purge: bool = False,
+    *,
+    schema: bool = True,
+) -> MigrationResult | SqlResult:
+    """'stamp' the revision table with the given revision; don't run any migrations."""
+    import alembic.command
+    from alembic import util
+
+    targets = tuple(util.to_list(revisions))
+    label = " ".join(targets)
+    if sql:
+        return _offline(project, f"stamp {label} --sql", lambda: alembic.command.stamp(project.config, list(targets), sql=True, tag=tag, purge=purge))
+    return _migrate(
+        project, "stamp", label,
+        plan=lambda script, heads: script._stamp_revs(targets, () if purge else heads),
+        run=lambda: alembic.command.stamp(project.config, list(targets), tag=tag, purge=purge),
+        preview=False, schema=schema, progress=None,
+    )
+
+
+def _offline(project: Project, command: str, fn: Callable[[], Any], script: ScriptDirectory | None = None) -> SqlResult:
+    """Run a command in ``--sql`` mode and return the script it generated."""
+    script = script or _script(project)
+    buffer = io.StringIO()
+    config = project.config
+
+    def run() -> None:
+        config.output_buffer = buffer
+        try:
+            with serving(script):
+                fn()
+        finally:
+            config.output_buffer = None
+
+    _, capture = _call(project, run)
+    return SqlResult(
+        command=command,
+        sql=project.redact(buffer.getvalue()),
+        database=project.display_url,
+        output=_output(project, capture),
+        warnings=_captured_warnings(project, capture),
+    )
+
+
+def _migrate(
+    project: Project,
+    kind: str,
+    target: str,
+    *,
+    plan: Callable[[ScriptDirectory, tuple[str, ...]], Any],
+    run: Callable[[], Any],
+    preview: bool,
+    schema: bool,
+    progress: Progress | None,
+) -> MigrationResult:
+    """Pre-flight, lock, run Alembic contained, and read back where the database is now."""
+    script = _script(project)
+    config = project.config
+    state: dict[str, Any] = {}
+
+    def body() -> MigrationResult:
+        with project.connection() as conn:
+            before_heads = project.current_heads(conn)
+            state["before"] = before_heads
+            state["dialect"] = conn.dialect.name
+            planned = list(plan(script, before_heads))
+            state["planned"] = len(planned)
+            before = _snapshot(conn) if schema else None
+            config.attributes["connection"] = conn
+            config.attributes["nbmigrate.preview"] = preview
+            try:
+                with serving(script), _runtime.recording():
+                    run()
+            finally:
+                config.attributes.pop("connection", None)
+                config.attributes.pop("nbmigrate.preview", None)
+            after_heads = project.current_heads(conn)
+            after = _snapshot(conn) if schema else None
+            state["after"] = after_heads
+            remaining = list(plan(script, after_heads)) if not _RELATIVE.search(target) else []
+            return MigrationResult(
+                command=f"{kind} {target}",
+                target=target,
+                database=project.display_url,
+                dialect=conn.dialect.name,
+                transactional_ddl=None,
+                heads_before=before_heads,
+                heads_after=after_heads,
+                before=before,
+                after=after,
+                diff=_diff(before, after),
+                preview=preview,
+                reached=not remaining,
+            )
+
+    def on_event(kind_: str, n: int, step: Any) -> None:
+        if progress is not None and kind_ == "step":
+            progress(n, state.get("planned", 0), project.redact(str(step)))
+
+    result, capture, error = _runtime.contained(body, on_event=on_event)
+    if error is not None:
+        _report_failure(project, kind, target, state, capture, error)
+    assert result is not None
+    result.transactional_ddl = capture.transactional_ddl
+    result.steps = [_step(project, kind, event) for event in capture.steps]
+    result.sql = [project.redact(s) for s in capture.sql]
+    result.output = _output(project, capture)
+    result.warnings = _captured_warnings(project, capture)
+    if not result.reached:
+        result.note = (
+            f"The database is at {_fmt(result.heads_after)}, not at {target!r} as asked: "
+            "check that env.py uses the connection nbmigrate passes (config.attributes['connection'])."
+        )
+    return result
+
+
+def _snapshot(conn: Connection) -> Any:
+    try:
+        from .schema import snapshot
+    except ImportError:  # pragma: no cover - schema is part of the package
+        return None
+    try:
+        return snapshot(conn)
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+
+
+def _diff(before: Any, after: Any) -> Any:
+    if before is None or after is None:
+        return None
+    from .schema import diff
+
+    return diff(before, after)
+
+
+def _step(project: Project, kind: str, event: _runtime.StepEvent) -> Step:
+    step = event.step
+    is_upgrade = getattr(step, "is_upgrade", kind == "upgrade")
+    revision = getattr(getattr(step, "revision", None), "revision", "") or ""
+    if kind == "stamp":
+        direction = "stamp"
+    else:
+        direction = "upgrade" if is_upgrade else "downgrade"
+    doc = getattr(step, "doc", None) or ""
+    return Step(
+        revision=revision,
+        from_revisions=tuple(getattr(step, "from_revisions", ()) or ()),
+        to_revisions=tuple(getattr(step, "to_revisions", ()) or ()),
+        message=project.redact(doc.strip()),
+        direction=direction,
+        duration=(event.finished or event.started) - event.started,
+        sql=[project.redact(s) for s in event.sql],
+    )
+
+
+def _fmt(heads: Sequence[str] | None) -> str:
+    if heads is None:
+        return "(unknown)"
+    return ", ".join(heads) if heads else "base (no revision)"
+
+
+def _report_failure(
+    project: Project,
+    kind: str,
+    target: str,
+    state: dict[str, Any],
+    capture: _runtime.Capture,
+    error: BaseException,
+) -> None:
+    """Raise a translated error; a failure while migrating becomes :class:`MigrationFailed`."""
+    if "before" not in state or (not capture.steps and not isinstance(error, KeyboardInterrupt)):
+        _raise_translated(project, error)
+    interrupted = isinstance(error, KeyboardInterrupt)
+    steps = [_step(project, kind, e) for e in capture.steps]
+    failed = steps[-1] if steps else None
+    completed = steps[:-1]
+    statement = capture.failed_statement or getattr(error, "statement", None)
+    reason = "interrupted (KeyboardInterrupt)" if interrupted else _error_text(error)
+    heads_after: tuple[str, ...] | None
+    try:
+        with project.connection() as conn:
+            heads_after = project.current_heads(conn)
+    except Exception:
+        heads_after = None
+    before = state["before"]
+    transactional = capture.transactional_ddl
+    rolled_back = bool(transactional) and heads_after is not None and set(heads_after) == set(before)
+    partial = []
+    if failed is not None and not rolled_back:
+        partial = [s for s in failed.sql if s != statement]
+    report = FailureReport(
+        command=f"{kind} {target}",
+        database=project.display_url,
+        dialect=state.get("dialect", ""),
+        transactional_ddl=transactional,
+        revision=failed.revision if failed else None,
+        message=failed.message if failed else None,
+        statement=project.redact(statement) if statement else None,
+        error=project.redact(reason),
+        heads_before=before,
+        heads_after=heads_after,
+        rolled_back=rolled_back,
+        completed=[] if rolled_back else completed,
+        partial_sql=partial,
+        interrupted=interrupted,
+        output=_output(project, capture),
+        warnings=_captured_warnings(project, capture),
+    )
+    raise MigrationFailed(report.summary(), report) from None
+
+
+def _error_text(error: BaseException) -> str:
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        return f"{type(error.orig).__name__}: {str(error.orig).strip().splitlines()[0]}"
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

@@ -1,0 +1,141 @@
+"""The user-facing errors of nbmigrate, and the one place outside errors are mapped to them.
+
+::
+
+    NbmigrateError                 a mistake the user can fix; the magics show it as one line
+    ├── ProjectNotFound            no alembic.ini / [tool.alembic] where we looked
+    ├── BadArguments               the magic line does not parse
+    ├── RevisionProblem            unknown, ambiguous, or multiple-head revision; broken revision file
+    ├── ConnectionFailed           the database cannot be reached
+    ├── LockTimeout                another run held the database lock for too long
+    └── MigrationFailed            a migration raised; ``report`` says exactly what state is left
+
+Anything else that escapes nbmigrate is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .results import FailureReport
+
+
+class NbmigrateError(Exception):
+    """A problem the user can fix; its message says what to do next."""
+
+
+class ProjectNotFound(NbmigrateError):
+    """No Alembic project was found."""
+
+
+class BadArguments(NbmigrateError):
+    """A magic line or cell header that does not parse."""
+
+
+class RevisionProblem(NbmigrateError):
+    """An unknown, ambiguous or conflicting revision, or a revision file that does not load."""
+
+
+class ConnectionFailed(NbmigrateError):
+    """The database cannot be reached."""
+
+
+class LockTimeout(NbmigrateError):
+    """Another run held the database's migration lock for longer than the timeout."""
+
+
+class MigrationFailed(NbmigrateError):
+    """A migration raised; :attr:`report` describes what ran and the state left behind."""
+
+    def __init__(self, message: str, report: FailureReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def _repr_html_(self) -> str:
+        return self.report._repr_html_()
+
+
+def translate(exc: BaseException, redact: Callable[[str], str] = lambda s: s) -> NbmigrateError | None:
+    """Map an error raised by Alembic, SQLAlchemy or a revision file to a user-facing error.
+
+    Returns ``None`` for errors that are bugs (they keep their traceback). This is the only
+    place that knows the shapes of outside errors.
+    """
+    from alembic.script.revision import MultipleHeads, RangeNotAncestorError, ResolutionError, RevisionError
+    from alembic.util import CommandError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    if isinstance(exc, NbmigrateError):
+        return exc
+    if isinstance(exc, MultipleHeads):
+        heads = ", ".join(exc.heads)
+        return RevisionProblem(
+            redact(
+                f"{exc.argument!r} is ambiguous: there are several heads ({heads}). "
+                f"Name one (e.g. `{exc.heads[0]}` or `branchname@head`), use `heads`, "
+                "or merge them with `%migrate merge heads -m \"merge\"`."
+            )
+        )
+    if isinstance(exc, ResolutionError):
+        return RevisionProblem(redact(_resolution_message(exc)))
+    if isinstance(exc, (RangeNotAncestorError, RevisionError)):
+        return RevisionProblem(redact(str(exc)))
+    if isinstance(exc, CommandError):
+        cause = exc.__cause__
+        if isinstance(cause, (MultipleHeads, ResolutionError)):
+            return translate(cause, redact)
+        return NbmigrateError(redact(_command_message(exc)))
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated is False and exc.statement is None:
+        return ConnectionFailed(redact(f"Cannot connect to the database: {_first_line(exc.orig)}"))
+    if isinstance(exc, NoSuchModuleError):
+        return ConnectionFailed(
+            redact(f"{exc}. Install the database driver, e.g. `pip install nbmigrate[postgresql]`.")
+        )
+    if isinstance(exc, ArgumentError) and "URL" in str(exc):
+        return ConnectionFailed(redact(f"{exc}. Use a URL like sqlite:///file.db."))
+    if isinstance(exc, (SyntaxError, ImportError, NameError, KeyError)) and _from_revision_file(exc):
+        where = _revision_file_of(exc)
+        return RevisionProblem(
+            redact(f"A revision file does not load ({where}): {type(exc).__name__}: {exc}. Fix or remove the file.")
+        )
+    return None
+
+
+def _first_line(value: Any) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__
+
+
+def _command_message(exc: Exception) -> str:
+    text = str(exc).strip()
+    if "Can't locate revision identified by" in text:
+        return text + " Check `%migrate history` for the revisions this project has."
+    if "Path doesn't exist" in text:
+        return text + " Run `%migrate init` to create a project, or pass -c/--config."
+    return text
+
+
+def _resolution_message(exc: Any) -> str:
+    text = str(exc).strip()
+    if "multiple revisions" in text.lower() or "ambiguous" in text.lower():
+        return text + " Use more characters of the id."
+    return f"{text}. Check `%migrate history` for the revisions this project has."
+
+
+def _from_revision_file(exc: BaseException) -> bool:
+    return _revision_file_of(exc) is not None
+
+
+def _revision_file_of(exc: BaseException) -> str | None:
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}, line {exc.lineno}"
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if "versions" in name.replace("\\", "/").split("/"):
+            found = f"{name}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,163 @@
+"""The IPython side: ``%migrate`` and ``%%revision``, settings for ``%config``, and the error boundary.
+
+This module is the only one that imports IPython. It parses nothing itself (see
+:mod:`nbmigrate.parser`) and knows no Alembic: it picks the project, shows progress, and turns
+:class:`~nbmigrate.errors.NbmigrateError` into a one-line ``UsageError`` (``--raiseerr`` keeps
+the traceback).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from traitlets import Bool, CFloat, Unicode
+
+from .errors import MigrationFailed, NbmigrateError
+from .parser import Invocation, dispatch, parse
+from .project import Project
+
+
+@magics_class
+class MigrateMagics(Magics):
+    """``%migrate <alembic command line>`` and ``%%revision``."""
+
+    config_file = Unicode(
+        "", help="Alembic config (alembic.ini or pyproject.toml) used when a line gives no -c/--config."
+    ).tag(config=True)
+    graph_engine = Unicode(
+        "graphviz-pure", help="Program that lays out the revision graph: 'graphviz-pure' (bundled) or 'dot'."
+    ).tag(config=True)
+    show_schema = Bool(True, help="Show the schema before/after on upgrade, downgrade and stamp.").tag(config=True)
+    lock_timeout = CFloat(60.0, help="Seconds to wait for another run's database lock.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._projects: dict[tuple[Any, ...], Project] = {}
+
+    # -- projects ----------------------------------------------------------------------
+
+    def project_for(self, invocation: Invocation) -> Project:
+        """The kernel's project for a line's -c/-n/-x (one per distinct config, kept warm)."""
+        config = invocation.config or ([self.config_file] if self.config_file else None)
+        project = Project(config, name=invocation.name, x=invocation.x)
+        key = (str(project.ini_path.resolve()), str(project.toml_path.resolve()), project.name, project.x)
+        known = self._projects.get(key)
+        if known is None:
+            self._projects[key] = known = project
+        known.lock_timeout = self.lock_timeout
+        return known
+
+    @property
+    def project(self) -> Project:
+        """The project a bare ``%migrate`` line works on."""
+        return self.project_for(Invocation(command=""))
+
+    # -- magics ------------------------------------------------------------------------
+
+    @line_magic
+    def migrate(self, line: str) -> Any:
+        """Run an Alembic command line in this kernel: ``%migrate upgrade head``.
+
+        Every ``alembic`` command and option works (``-c``, ``-n``, ``-x``, ``--sql``, ``-r a:b``,
+        ...), plus ``connect``, ``graph`` and ``schema``. ``%migrate --help`` lists them.
+        """
+        raiseerr = "--raiseerr" in line.split()
+        try:
+            invocation = parse(line)
+            raiseerr = raiseerr or invocation.raiseerr
+            with _Progress() as progress:
+                return dispatch(
+                    invocation,
+                    projects=self.project_for,
+                    namespace=self.shell.user_ns if self.shell is not None else None,
+                    progress=progress,
+                    defaults={"schema": self.show_schema, "graph_engine": self.graph_engine},
+                )
+        except NbmigrateError as exc:
+            if raiseerr:
+                raise
+            raise _usage_error(exc) from None
+
+    @cell_magic
+    def revision(self, line: str, cell: str) -> Any:
+        """Turn this cell into an Alembic revision: ``%%revision -m "add column" [--apply]``."""
+        from .cell import run_cell
+
+        raiseerr = "--raiseerr" in line.split()
+        try:
+            with _Progress() as progress:
+                return run_cell(
+                    line,
+                    cell,
+                    projects=self.project_for,
+                    namespace=self.shell.user_ns if self.shell is not None else {},
+                    progress=progress,
+                    cell_id=_cell_id(self.shell),
+                    defaults={"schema": self.show_schema},
+                )
+        except NbmigrateError as exc:
+            if raiseerr:
+                raise
+            raise _usage_error(exc) from None
+
+
+def _usage_error(exc: NbmigrateError) -> UsageError:
+    """The one message a user sees; IPython hides the traceback only for ``UsageError`` itself."""
+    if isinstance(exc, MigrationFailed):
+        return UsageError(exc.report.summary())
+    return UsageError(str(exc))
+
+
+def _cell_id(shell: Any) -> str | None:
+    """The front end's id of the running cell, when the kernel knows it (Jupyter does)."""
+    try:
+        kernel = getattr(shell, "kernel", None)
+        header = kernel.get_parent().get("metadata", {}) if kernel is not None else {}
+        return header.get("cellId")
+    except Exception:
+        return None
+
+
+class _Progress:
+    """Shows 'step n of N' while a multi-step migration runs, then removes itself."""
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+
+    def __call__(self, n: int, total: int, text: str) -> None:
+        if total < 2:
+            return
+        from IPython.display import HTML, display
+
+        from .render._html import esc
+
+        body = HTML(
+            f'<div class="nbm-progress"><progress value="{n}" max="{total}"></progress> '
+            f"step {n} of {total}: {esc(text)}</div>"
+        )
+        if self.handle is None:
+            self.handle = display(body, display_id=True)
+        else:
+            self.handle.update(body)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.handle is not None:
+            from IPython.display import HTML
+
+            self.handle.update(HTML(""))
+            self.handle = None
+
+
+def load(ipython: Any) -> MigrateMagics:
+    """Register the magics on a shell; returns the magics instance (``%config MigrateMagics``)."""
+    magics = MigrateMagics(ipython)
+    ipython.register_magics(magics)
+    return magics
+
+
+__all__ = ["MigrateMagics", "load"]

@@ -1,0 +1,243 @@
+"""The ``%migrate`` command line: Alembic's own argument parser, in-process, plus nbmigrate's verbs.
+
+Alembic generates its parser from the signatures of ``alembic.command`` functions; nbmigrate
+takes that parser as it is (so ``head``, ``-r a:b``, ``--sql``, ``--tag``, ... mean exactly what
+they mean to the ``alembic`` command), registers its own verbs the same way (``connect``,
+``graph``, ``schema``), and makes argparse raise :class:`BadArguments` instead of exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import io
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BadArguments
+from .project import Project
+
+
+class _Exit(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+# nbmigrate's own verbs: like Alembic's commands, their signature is their command line.
+
+
+def connect(config: Any, target: str) -> None:
+    """Point this kernel at another database: a URL, or the name of a variable holding a URL,
+    an Engine or a Connection. Nothing is written to disk."""
+
+
+def graph(config: Any, rev_range: str | None = None) -> None:
+    """Draw the revision graph with what this database has applied."""
+
+
+def schema(config: Any) -> None:
+    """Show the database's tables: columns, keys, indexes, constraints and row counts."""
+
+
+_OWN_VERBS = (connect, graph, schema)
+_COMMANDS: set[str] = set()
+
+
+def _build() -> argparse.ArgumentParser:
+    from alembic.config import CommandLine
+
+    cli = CommandLine(prog="%migrate")
+    for verb in _OWN_VERBS:
+        cli.register_command(verb)
+    choices: dict[str, argparse.ArgumentParser] = cli.subparsers.choices  # type: ignore[assignment]
+    choices["schema"].add_argument("tables", nargs="*", help="only these tables")
+    choices["schema"].add_argument("--db-schema", dest="db_schema", help="database schema (PostgreSQL), default: the default schema")
+    choices["graph"].add_argument("--engine", choices=["graphviz-pure", "dot"], help="graphviz program that lays the graph out")
+    # `%migrate init` with no folder makes `migrations`, from nbmigrate's template (SQLite default).
+    for action in choices["init"]._actions:
+        if action.dest == "directory":
+            action.nargs, action.default = "?", "migrations"
+        elif action.dest == "template":
+            action.default = "nbmigrate"
+            action.help = "Setup template for use with 'init' (default: nbmigrate; see list_templates)"
+    for name in ("upgrade", "downgrade"):
+        choices[name].add_argument(
+            "--preview", action="store_true",
+            help="run inside a transaction, show what it would do, then roll back",
+        )
+    for name in ("upgrade", "downgrade", "stamp"):
+        choices[name].add_argument("--no-schema", dest="no_schema", action="store_true", help="skip the schema before/after")
+    _COMMANDS.update(choices)
+    parser = cli.parser
+    parser.prog = "%migrate"
+    for p in [parser, *choices.values()]:
+        p.error = _error_for(p)  # type: ignore[method-assign]
+        p.exit = _exit  # type: ignore[method-assign, assignment]
+    return parser
+
+
+def _error_for(parser: argparse.ArgumentParser) -> Callable[[str], None]:
+    def error(message: str) -> None:
+        if "invalid choice" in message:
+            raise BadArguments(_suggest(message))
+        usage = parser.format_usage().strip().replace("usage: ", "")
+        raise BadArguments(f"{message}. Usage: {usage}")
+
+    return error
+
+
+def _suggest(message: str) -> str:
+    bad = message.split("invalid choice: ", 1)[1].split(" ", 1)[0].strip("'\"")
+    known = sorted(_COMMANDS)
+    close = difflib.get_close_matches(bad, known, n=1)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return f"Unknown command {bad!r}.{hint} Commands: {', '.join(known)}."
+
+
+def _exit(status: int = 0, message: str | None = None) -> None:
+    raise _Exit(status, message or "")
+
+
+_PARSER: argparse.ArgumentParser | None = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = _build()
+    return _PARSER
+
+
+@dataclass
+class Invocation:
+    """A parsed ``%migrate`` line: the command, its arguments, and the project options."""
+
+    command: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    config: list[str] | None = None
+    name: str = "alembic"
+    x: list[str] = field(default_factory=list)
+    raiseerr: bool = False
+    help_text: str | None = None
+
+
+def parse(line: str) -> Invocation:
+    """Parse a ``%migrate`` line with Alembic's grammar; raise :class:`BadArguments` if it does not parse."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise BadArguments(f"Cannot split the line: {exc}. Check the quotes.") from None
+    parser = _parser()
+    if not argv:
+        return Invocation(command="help", help_text=parser.format_help())
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            options = parser.parse_args(argv)
+    except _Exit as exc:
+        if exc.status == 0:
+            return Invocation(command="help", help_text=out.getvalue() or exc.text)
+        raise BadArguments(exc.text.strip() or out.getvalue().strip()) from None
+    if not hasattr(options, "cmd"):
+        raise BadArguments(f"Name a command. Usage: {parser.format_usage().strip().replace('usage: ', '')}")
+    fn, positional, kwarg = options.cmd
+    arguments = {k: getattr(options, k, None) for k in (*positional, *kwarg)}
+    for extra in ("preview", "no_schema", "tables", "db_schema", "engine"):
+        if hasattr(options, extra):
+            arguments[extra] = getattr(options, extra)
+    return Invocation(
+        command=fn.__name__,
+        arguments=arguments,
+        config=options.config,
+        name=options.name,
+        x=options.x or [],
+        raiseerr=options.raiseerr,
+    )
+
+
+def run_line(
+    line: str,
+    *,
+    project: Project | None = None,
+    projects: Callable[[Invocation], Project] | None = None,
+    namespace: Mapping[str, Any] | None = None,
+    progress: Any = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> Any:
+    """Parse and run one ``%migrate`` line; returns the command's result object.
+
+    ``project`` is used as is; otherwise ``projects(invocation)`` picks it from the line's
+    ``-c/-n/-x`` options. ``namespace`` resolves ``connect NAME`` and ``--metadata NAME``.
+    """
+    invocation = parse(line)
+    return dispatch(invocation, project=project, projects=projects, namespace=namespace, progress=progress, defaults=defaults)
+
+
+def dispatch(
+    invocation: Invocation,
+    *,
+    project: Project | None = None,
+    projects: Callable[[Invocation], Project] | None = None,
+    namespace: Mapping[str, Any] | None = None,
+    progress: Any = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> Any:
+    """Run a parsed line on its project."""
+    from . import commands
+    from .results import HelpResult
+
+    if invocation.command == "help":
+        return HelpResult(command="help", text=invocation.help_text or "")
+    if project is None:
+        if projects is not None:
+            project = projects(invocation)
+        else:
+            project = Project(invocation.config, name=invocation.name, x=invocation.x)
+    defaults = defaults or {}
+    args = dict(invocation.arguments)
+    name = invocation.command
+    show_schema = not args.pop("no_schema", False) and defaults.get("schema", True)
+
+    def runner(line: str) -> Any:
+        # The graph widget's actions run through this same dispatcher, on the same project.
+        return dispatch(parse(line), project=project, namespace=namespace, defaults=defaults)
+
+    if name == "connect":
+        return commands.connect(project, _resolve(args["target"], namespace))
+    if name == "graph":
+        project.require()
+        return commands.graph(project, rev_range=args.get("rev_range"), engine=args.get("engine") or defaults.get("graph_engine"), run=runner)
+    if name == "schema":
+        return commands.schema(project, tables=args.get("tables") or (), db_schema=args.get("db_schema"))
+    if name in ("upgrade", "downgrade"):
+        fn = getattr(commands, name)
+        return fn(project, args["revision"], sql=args["sql"], tag=args["tag"], preview=args.pop("preview", False), schema=show_schema, progress=progress)
+    if name == "stamp":
+        return commands.stamp(project, args["revisions"], sql=args["sql"], tag=args["tag"], purge=args["purge"], schema=show_schema)
+    if name not in _ALEMBIC_COMMANDS:
+        raise BadArguments(f"{name!r} is not a command nbmigrate runs.")
+    if name != "init" and name != "list_templates":
+        project.require()
+    return getattr(commands, name)(project, **{k: v for k, v in args.items() if k not in ("preview", "tables", "db_schema", "engine")})
+
+
+_ALEMBIC_COMMANDS = frozenset(
+    "init revision upgrade downgrade current history heads branches show stamp merge check "
+    "ensure_version list_templates edit".split()
+)
+
+
+def _resolve(target: str, namespace: Mapping[str, Any] | None) -> Any:
+    """``connect NAME``: a variable of the kernel when one has that name, else the text as a URL."""
+    if namespace is not None and target.isidentifier() and target in namespace:
+        return namespace[target]
+    if "://" not in target and ":" not in target:
+        raise BadArguments(
+            f"{target!r} is neither a database URL (e.g. sqlite:///file.db) nor a variable of this kernel."
+        )
+    return target

@@ -1,0 +1,472 @@
+"""An Alembic project as a kernel sees it: its config, its revision files, and its database.
+
+:class:`Project` finds the configuration the way the ``alembic`` command line does, keeps one
+``ScriptDirectory`` per project warm between commands (see :mod:`nbmigrate._cache`), and owns the
+database connection: the URL from the config, or what ``connect`` pointed this kernel at. Every
+text that leaves nbmigrate passes :meth:`Project.redact`, which masks the database password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import urllib.parse
+from argparse import Namespace
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import BadArguments, ConnectionFailed, ProjectNotFound
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import Connection, Engine, URL
+
+TEMPLATE_DIR = Path(__file__).parent / "templates" / "nbmigrate"
+DEFAULT_VERSION_TABLE = "alembic_version"
+
+# Any URL with a password in it, wherever it appears in a message.
+_URL_PASSWORD = re.compile(r"(\b[\w+.-]+://[^\s:/@]*:)([^\s@/]+)(@)")
+
+
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is at write time, so captured runs capture Alembic's prints."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+class Project:
+    """An Alembic project and the database this kernel migrates with it.
+
+    ``config`` is what ``alembic -c`` takes: an ini file, a ``pyproject.toml``, or both (a list).
+    Without it, ``alembic.ini`` and ``pyproject.toml`` in ``directory`` (default: the current
+    directory) are used, like the ``alembic`` command line does (``ALEMBIC_CONFIG`` included).
+    """
+
+    def __init__(
+        self,
+        config: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+        *,
+        name: str = "alembic",
+        x: Sequence[str] = (),
+        directory: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self.name = name
+        self.x = tuple(x)
+        self.ini_path, self.toml_path = _config_paths(config, self.directory)
+        self._config: Config | None = None
+        self._config_key: tuple[Any, ...] | None = None
+        self._override: URL | Engine | Connection | None = None
+        self._engine: Engine | None = None
+        self._engine_url: str | None = None
+        self._secrets: set[str] = set()
+        self.lock_timeout = 60.0  # seconds to wait for another run's database lock
+        from ._cache import ScriptCache
+
+        self._scripts = ScriptCache()
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        """True when an Alembic config was found (an ini file, or ``[tool.alembic]``)."""
+        if self.ini_path.is_file():
+            return True
+        return self.toml_path.is_file() and _toml_has_alembic(self.toml_path)
+
+    def require(self) -> None:
+        """Raise :class:`ProjectNotFound` when there is no project to work on."""
+        if not self.exists:
+            where = self.ini_path.parent.resolve()
+            raise ProjectNotFound(
+                f"No Alembic project in {where} (no {self.ini_path.name}, no [tool.alembic] in "
+                f"{self.toml_path.name}). Run `%migrate init` to create one, or pass -c/--config."
+            )
+
+    @property
+    def config(self) -> Config:
+        """Alembic's ``Config`` for this project, rebuilt when its files change."""
+        from alembic.config import Config
+
+        key = (_stat(self.ini_path), _stat(self.toml_path), self.name, self.x)
+        if self._config is None or key != self._config_key:
+            ini = str(self.ini_path) if self.ini_path.is_file() or not self.toml_path.is_file() else None
+            toml = str(self.toml_path) if self.toml_path.is_file() else None
+            config = Config(
+                file_=ini,
+                toml_file=toml,
+                ini_section=self.name,
+                cmd_opts=Namespace(x=list(self.x) or None, raiseerr=False, quiet=False),
+                stdout=_CurrentStdout(),  # type: ignore[arg-type]
+            )
+            config.attributes["nbmigrate"] = True
+            self._config = config
+            self._config_key = key
+            self._remember(config.get_main_option("sqlalchemy.url") or "")
+            self._apply_override()
+        return self._config
+
+    def config_for_init(self) -> Config:
+        """A ``Config`` pointing at where ``init`` writes ``alembic.ini`` (which need not exist yet)."""
+        from alembic.config import Config
+
+        return Config(
+            file_=str(self.ini_path),
+            ini_section=self.name,
+            stdout=_CurrentStdout(),  # type: ignore[arg-type]
+        )
+
+    def script(self) -> ScriptDirectory:
+        """The project's ``ScriptDirectory``, kept warm until a revision file or the config changes."""
+        self.require()
+        return self._scripts.get(self.config)
+
+    def invalidate(self) -> None:
+        """Forget the cached revision map (the next command reads the files again)."""
+        self._scripts.clear()
+
+    @property
+    def version_table(self) -> str:
+        return self.config.get_main_option("version_table") or DEFAULT_VERSION_TABLE
+
+    @property
+    def version_table_schema(self) -> str | None:
+        return self.config.get_main_option("version_table_schema") or None
+
+    # -- database ------------------------------------------------------------------------
+
+    def use(self, target: Any) -> None:
+        """Point this project at another database for this kernel only (nothing is written to disk).
+
+        ``target`` is a URL (string or ``sqlalchemy.URL``), an ``Engine`` or a ``Connection``.
+        """
+        from sqlalchemy.engine import Connection, Engine, make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if isinstance(target, (Engine, Connection)):
+            self._override = target
+            self._remember(target.engine.url)
+        else:
+            if not isinstance(target, str) and type(target).__name__ != "URL":
+                raise BadArguments(
+                    f"Cannot connect to a {type(target).__name__}: give a URL, an Engine or a Connection."
+                )
+            try:
+                url = make_url(target)
+            except ArgumentError:
+                raise BadArguments(
+                    f"{self.redact(str(target))!r} is not a database URL (e.g. sqlite:///file.db, "
+                    "postgresql+psycopg://user@host/db) nor a variable holding one."
+                ) from None
+            self._remember(url)
+            self._override = url
+        self._dispose_engine()
+        self._apply_override()
+
+    def disconnect(self) -> None:
+        """Go back to the database named in the project's config."""
+        self._override = None
+        self._dispose_engine()
+        if self._config is not None:
+            self._config = None
+
+    @property
+    def url(self) -> URL | None:
+        """The database URL in use (``connect`` override first, then the config), or ``None``."""
+        from sqlalchemy.engine import Connection, Engine, make_url
+
+        if isinstance(self._override, (Engine, Connection)):
+            return self._override.engine.url
+        if self._override is not None:
+            return self._override
+        raw = self.config.get_main_option("sqlalchemy.url") if self.exists else None
+        if not raw:
+            return None
+        try:
+            return make_url(raw)
+        except Exception:
+            raise ConnectionFailed(
+                f"The sqlalchemy.url in {self.ini_path.name} is not a database URL: "
+                f"{self.redact(raw)!r}. Fix it, or use `%migrate connect URL`."
+            ) from None
+
+    @property
+    def display_url(self) -> str:
+        """The database URL with its password masked."""
+        url = self.url
+        return "(no database configured)" if url is None else url.render_as_string(hide_password=True)
+
+    def engine(self) -> Engine:
+        """The engine for this project's database (made once; SQLite gets transactional DDL)."""
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import Connection, Engine
+
+        if isinstance(self._override, Engine):
+            return self._override
+        if isinstance(self._override, Connection):
+            return self._override.engine
+        url = self.url
+        if url is None:
+            raise ConnectionFailed(
+                f"No database configured: set sqlalchemy.url in {self.ini_path.name}, "
+                "or use `%migrate connect URL`."
+            )
+        key = url.render_as_string(hide_password=False)
+        if self._engine is None or self._engine_url != key:
+            self._dispose_engine()
+            try:
+                engine = create_engine(url)
+            except Exception as exc:
+                from .errors import translate
+
+                raise (translate(exc, self.redact) or exc) from None
+            if engine.dialect.name == "sqlite":
+                transactional_sqlite(engine)
+            self._engine, self._engine_url = engine, key
+        return self._engine
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A connection to the project's database, outside any transaction; closed afterwards."""
+        from sqlalchemy.engine import Connection
+
+        if isinstance(self._override, Connection):
+            yield self._override
+            return
+        try:
+            conn = self.engine().connect()
+        except Exception as exc:
+            from .errors import translate
+
+            raise (translate(exc, self.redact) or exc) from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def current_heads(self, conn: Connection) -> tuple[str, ...]:
+        """The revisions recorded in the version table (empty when it does not exist yet)."""
+        from alembic.runtime.migration import MigrationContext
+
+        context = MigrationContext.configure(
+            conn,
+            opts={"version_table": self.version_table, "version_table_schema": self.version_table_schema},
+        )
+        try:
+            return tuple(context.get_current_heads())
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+
+    # -- secrets -------------------------------------------------------------------------
+
+    def _remember(self, url: Any) -> None:
+        """Note the password of a URL so :meth:`redact` masks it, in any encoding."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(url).password if url else None
+        except Exception:
+            return
+        if password:
+            password = str(password)
+            self._secrets.update(
+                {password, urllib.parse.quote(password, safe=""), urllib.parse.quote_plus(password)}
+            )
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known database password, and any URL's password, masked."""
+        text = _URL_PASSWORD.sub(r"\1***\3", text)
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    # -- commands (the Python API behind each %migrate verb) ------------------------------
+
+    def run(self, line: str, **options: Any) -> Any:
+        """Run a ``%migrate`` command line, e.g. ``project.run("upgrade head")``."""
+        from .parser import run_line
+
+        return run_line(line, project=self, **options)
+
+    def init(self, directory: str = "migrations", template: str = "nbmigrate", package: bool = False) -> Any:
+        """Create a migration environment (see :func:`nbmigrate.commands.init`)."""
+        from . import commands
+
+        return commands.init(self, directory, template, package)
+
+    def connect(self, target: Any) -> Any:
+        """Point this kernel at another database (see :func:`nbmigrate.commands.connect`)."""
+        from . import commands
+
+        return commands.connect(self, target)
+
+    def upgrade(self, revision: str = "head", **options: Any) -> Any:
+        """Upgrade the database (see :func:`nbmigrate.commands.upgrade`)."""
+        from . import commands
+
+        return commands.upgrade(self, revision, **options)
+
+    def downgrade(self, revision: str, **options: Any) -> Any:
+        """Downgrade the database (see :func:`nbmigrate.commands.downgrade`)."""
+        from . import commands
+
+        return commands.downgrade(self, revision, **options)
+
+    def stamp(self, revisions: str | Sequence[str], **options: Any) -> Any:
+        """Stamp the version table (see :func:`nbmigrate.commands.stamp`)."""
+        from . import commands
+
+        return commands.stamp(self, revisions, **options)
+
+    def revision(self, message: str | None = None, **options: Any) -> Any:
+        """Create a revision file (see :func:`nbmigrate.commands.revision`)."""
+        from . import commands
+
+        return commands.revision(self, message, **options)
+
+    def merge(self, revisions: str | Sequence[str], **options: Any) -> Any:
+        """Create a merge revision (see :func:`nbmigrate.commands.merge`)."""
+        from . import commands
+
+        return commands.merge(self, revisions, **options)
+
+    def current(self, **options: Any) -> Any:
+        """The database's current revision(s) (see :func:`nbmigrate.commands.current`)."""
+        from . import commands
+
+        return commands.current(self, **options)
+
+    def history(self, rev_range: str | None = None, **options: Any) -> Any:
+        """Revisions with their state in the database (see :func:`nbmigrate.commands.history`)."""
+        from . import commands
+
+        return commands.history(self, rev_range, **options)
+
+    def heads(self, **options: Any) -> Any:
+        """The head revisions (see :func:`nbmigrate.commands.heads`)."""
+        from . import commands
+
+        return commands.heads(self, **options)
+
+    def branches(self, **options: Any) -> Any:
+        """The branch points (see :func:`nbmigrate.commands.branches`)."""
+        from . import commands
+
+        return commands.branches(self, **options)
+
+    def show(self, rev: str) -> Any:
+        """One or more revisions (see :func:`nbmigrate.commands.show`)."""
+        from . import commands
+
+        return commands.show(self, rev)
+
+    def edit(self, rev: str) -> Any:
+        """A revision file's path and source (see :func:`nbmigrate.commands.edit`)."""
+        from . import commands
+
+        return commands.edit(self, rev)
+
+    def check(self) -> Any:
+        """Whether autogenerate would find operations (see :func:`nbmigrate.commands.check`)."""
+        from . import commands
+
+        return commands.check(self)
+
+    def ensure_version(self, sql: bool = False) -> Any:
+        """Create the version table if missing (see :func:`nbmigrate.commands.ensure_version`)."""
+        from . import commands
+
+        return commands.ensure_version(self, sql)
+
+    def list_templates(self) -> Any:
+        """The templates ``init`` can use (see :func:`nbmigrate.commands.list_templates`)."""
+        from . import commands
+
+        return commands.list_templates(self)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _apply_override(self) -> None:
+        """Give Alembic the overriding database, in memory only.
+
+        nbmigrate's ``env.py`` takes the connection from ``config.attributes``; an ``env.py`` made
+        by ``alembic init`` reads ``sqlalchemy.url``, so the URL is set on the in-memory config too.
+        """
+        if self._override is None or self._config is None:
+            return
+        url = self.url
+        assert url is not None
+        rendered = url.render_as_string(hide_password=False).replace("%", "%%")
+        self._config.set_main_option("sqlalchemy.url", rendered)
+
+    def _dispose_engine(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = None
+        self._engine_url = None
+
+    def __repr__(self) -> str:
+        return f"<nbmigrate.Project {self.ini_path} database={self.display_url}>"
+
+
+def transactional_sqlite(engine: Engine) -> None:
+    """Make an SQLite engine run DDL inside real transactions (the pysqlite recipe).
+
+    pysqlite commits on its own before DDL; with ``isolation_level=None`` it leaves transactions
+    to us, and an explicit ``BEGIN`` makes a failed migration roll back completely.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_transactions(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _explicit_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _config_paths(
+    config: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+    directory: Path | None,
+) -> tuple[Path, Path]:
+    """Which ini and pyproject.toml to read, by the ``alembic`` command line's own rules."""
+    from alembic.config import CommandLine
+
+    if config is None:
+        names: list[str] | None = None
+    elif isinstance(config, (str, os.PathLike)):
+        names = [os.fspath(config)]
+    else:
+        names = [os.fspath(c) for c in config]
+    toml, ini = CommandLine._inis_from_config(None, Namespace(config=names))  # type: ignore[arg-type]
+    base = directory or Path.cwd()
+    return base / ini, base / toml
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _toml_has_alembic(path: Path) -> bool:
+    from alembic.util.compat import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            return "alembic" in tomllib.load(f).get("tool", {})
+    except (OSError, ValueError):
+        return False

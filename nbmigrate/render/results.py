@@ -1,0 +1,350 @@
+"""HTML and text for command results (the only place that formats them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..results import (
+    ConnectResult,
+    CurrentResult,
+    FailureReport,
+    HelpResult,
+    HistoryResult,
+    InitResult,
+    MigrationResult,
+    Result,
+    RevisionFileResult,
+    RevisionInfo,
+    SqlResult,
+    Step,
+    TextResult,
+)
+from ._html import code, details, esc, span, table, title, wrap
+
+STATE_MARK = {"current": "◉", "applied": "●", "pending": "○", "": " "}
+
+
+def render_html(result: Result) -> str:
+    """The HTML of any result."""
+    for kind, fn in _HTML:
+        if isinstance(result, kind):
+            body = fn(result)
+            break
+    else:  # pragma: no cover - every result type is listed
+        body = f"<pre>{esc(render_text(result))}</pre>"
+    return wrap(body + _extras_html(result))
+
+
+def render_text(result: Result) -> str:
+    """The plain text of any result."""
+    for kind, fn in _TEXT:
+        if isinstance(result, kind):
+            text = fn(result)
+            break
+    else:  # pragma: no cover
+        text = repr(result)
+    warnings = "".join(f"\nwarning: {w}" for w in getattr(result, "warnings", []))
+    return text.rstrip() + warnings
+
+
+def _extras_html(result: Result) -> str:
+    parts = [f'<div class="nbm-warn">⚠ {esc(w)}</div>' for w in getattr(result, "warnings", [])]
+    output = getattr(result, "output", "")
+    if output.strip():
+        parts.append(details("output", f"<pre>{esc(output)}</pre>"))
+    return "".join(parts)
+
+
+# -- revisions ------------------------------------------------------------------------------
+
+
+def _kinds(info: RevisionInfo) -> list[str]:
+    kinds = []
+    if info.is_head:
+        kinds.append("head")
+    if info.is_base:
+        kinds.append("base")
+    if info.is_branch_point:
+        kinds.append("branch point")
+    if info.is_merge_point:
+        kinds.append("merge point")
+    return kinds
+
+
+def _parents(info: RevisionInfo) -> str:
+    return ", ".join(info.down_revisions) or "<base>"
+
+
+def _history_html(result: HistoryResult) -> str:
+    rows = []
+    classes = []
+    show_state = any(r.state for r in result.revisions)
+    for info in result.revisions:
+        row = [
+            f"<code>{esc(info.revision)}</code>",
+            esc(_parents(info)),
+            esc(info.message),
+            esc(", ".join(info.branch_labels)),
+            esc(", ".join(_kinds(info))),
+        ]
+        if info.depends_on:
+            row[4] += esc(f" depends on {', '.join(info.depends_on)}")
+        if show_state:
+            row.insert(0, span(f"{STATE_MARK[info.state]} {info.state}", f"nbm-{info.state}"))
+        rows.append(row)
+        classes.append(f"nbm-{info.state}" if info.state == "current" else "")
+    headers = ["revision", "parents", "message", "branch labels", "kind"]
+    if show_state:
+        headers.insert(0, "state")
+    meta = f"{len(result.revisions)} revision(s)"
+    if result.database:
+        meta += f" · database {result.database} at {', '.join(result.current) or 'base'}"
+    empty = "<div>No revisions yet: create one with <code>%migrate revision -m \"...\"</code> or <code>%%revision</code>.</div>"
+    body = table(headers, rows, row_classes=classes) if rows else empty
+    return title(result.command, meta=meta) + body
+
+
+def _history_text(result: HistoryResult) -> str:
+    lines = [result.command + (f"  ({result.database} at {', '.join(result.current) or 'base'})" if result.database else "")]
+    for info in result.revisions:
+        mark = STATE_MARK[info.state]
+        extra = []
+        if info.branch_labels:
+            extra.append("(" + ", ".join(info.branch_labels) + ")")
+        extra.extend(f"({k})" for k in _kinds(info))
+        if info.depends_on:
+            extra.append(f"(depends on {', '.join(info.depends_on)})")
+        state = f"{info.state:<8}" if info.state else ""
+        lines.append(f"{mark} {state}{_parents(info)} -> {info.revision} {' '.join(extra)}, {info.message}".rstrip())
+    if not result.revisions:
+        lines.append("no revisions")
+    return "\n".join(lines)
+
+
+def _current_html(result: CurrentResult) -> str:
+    if not result.heads:
+        body = "<div>The database has no revision applied yet (base). Run <code>%migrate upgrade head</code>.</div>"
+    else:
+        rows = [[f"<code>{esc(r.revision)}</code>", esc(r.message), esc(", ".join(_kinds(r)))] for r in result.revisions]
+        body = table(["revision", "message", "kind"], rows)
+    status = span("at head", "nbm-ok") if result.at_head else span("not at head: pending revisions exist", "nbm-warn")
+    return title("current", meta=result.database) + body + f"<div>{status}</div>"
+
+
+def _current_text(result: CurrentResult) -> str:
+    lines = [f"current  ({result.database})"]
+    lines += [f"{r.revision} ({', '.join(_kinds(r)) or 'applied'}), {r.message}" for r in result.revisions]
+    if not result.heads:
+        lines.append("base (no revision applied)")
+    lines.append("at head" if result.at_head else "not at head: pending revisions exist")
+    return "\n".join(lines)
+
+
+# -- migrations -----------------------------------------------------------------------------
+
+
+def _arrow(step: Step) -> str:
+    return f"{', '.join(step.from_revisions) or 'base'} → {', '.join(step.to_revisions) or 'base'}"
+
+
+def _ddl_text(value: bool | None) -> str:
+    return {True: "transactional DDL", False: "non-transactional DDL", None: "DDL mode unknown"}[value]
+
+
+def _migration_html(result: MigrationResult) -> str:
+    verb = "Preview of " if result.preview else ""
+    meta = f"{result.database} · {result.dialect} · {_ddl_text(result.transactional_ddl)}"
+    parts = [title(f"{verb}{result.command}", meta=meta)]
+    if result.preview:
+        parts.append(f'<div class="nbm-warn">Rolled back: the database is still at {esc(_heads(result.heads_before))}.</div>')
+    if result.steps:
+        rows = [
+            [esc(s.direction), f"<code>{esc(_arrow(s))}</code>", esc(s.message), esc(f"{s.duration * 1000:.0f} ms")]
+            for s in result.steps
+        ]
+        parts.append(table(["step", "from → to", "message", "time"], rows))
+    else:
+        parts.append("<div>Nothing to do: the database is already there.</div>")
+    state = span(f"now at {_heads(result.heads_after)}", "nbm-ok" if result.reached else "nbm-warn")
+    parts.append(f"<div>was at {esc(_heads(result.heads_before))} · {state}</div>")
+    if result.note:
+        parts.append(f'<div class="nbm-warn">⚠ {esc(result.note)}</div>')
+    if result.sql:
+        parts.append(details(f"SQL ({len(result.sql)} statements)", code(";\n\n".join(result.sql) + ";")))
+    parts.append(_diff_html(result))
+    return "".join(parts)
+
+
+def _diff_html(result: MigrationResult) -> str:
+    if result.diff is None:
+        return ""
+    try:
+        from .schema import diff_section_html
+    except ImportError:  # pragma: no cover
+        return ""
+    return diff_section_html(result.diff)
+
+
+def _diff_text(result: MigrationResult) -> str:
+    if result.diff is None:
+        return ""
+    try:
+        from .schema import render_diff_text
+    except ImportError:  # pragma: no cover
+        return ""
+    return "\n" + render_diff_text(result.diff)
+
+
+def _migration_text(result: MigrationResult) -> str:
+    verb = "Preview of " if result.preview else ""
+    lines = [f"{verb}{result.command}  ({result.database}, {result.dialect}, {_ddl_text(result.transactional_ddl)})"]
+    if result.preview:
+        lines.append(f"rolled back: the database is still at {_heads(result.heads_before)}")
+    for s in result.steps:
+        lines.append(f"  {s.direction} {_arrow(s)}, {s.message}  [{s.duration * 1000:.0f} ms]")
+    if not result.steps:
+        lines.append("  nothing to do: the database is already there")
+    lines.append(f"was at {_heads(result.heads_before)}; now at {_heads(result.heads_after)}")
+    if result.note:
+        lines.append(f"warning: {result.note}")
+    return "\n".join(lines) + _diff_text(result)
+
+
+def _heads(heads: Sequence[str] | None) -> str:
+    if heads is None:
+        return "(unknown)"
+    return ", ".join(heads) if heads else "base"
+
+
+def failure_summary(report: FailureReport) -> str:
+    """The failure as one paragraph: what failed, the database's error, and the exact state now."""
+    what = "was interrupted" if report.interrupted else "failed"
+    where = f" in revision {report.revision} ({report.message})" if report.revision else ""
+    lines = [f"{report.command} {what}{where}: {report.error}"]
+    if report.statement:
+        lines.append(f"Statement: {report.statement.strip()}")
+    if report.rolled_back:
+        lines.append(
+            f"Rolled back: the database is still at {_heads(report.heads_before)}; nothing was applied. "
+            "Fix the revision and run the command again."
+        )
+    else:
+        done = ", ".join(f"{s.revision}" for s in report.completed) or "none"
+        lines.append(
+            f"Not rolled back ({report.dialect} runs DDL without transactions). "
+            f"Completed revisions: {done}. alembic_version now says: {_heads(report.heads_after)}."
+        )
+        if report.partial_sql:
+            lines.append(
+                f"Statements of {report.revision} that ran before the failure and remain: "
+                + "; ".join(s.strip() for s in report.partial_sql)
+            )
+        lines.append(
+            "Next: undo those statements by hand or fix the revision so it can finish, then "
+            "`%migrate stamp` the database to the revision it really is at, and upgrade again."
+        )
+    return "\n".join(lines)
+
+
+def _failure_html(report: FailureReport) -> str:
+    body = "".join(f"<div>{esc(line)}</div>" for line in failure_summary(report).splitlines())
+    return title(f"{report.command} failed", meta=report.database) + f'<div class="nbm-err">{body}</div>'
+
+
+# -- other results ----------------------------------------------------------------------------
+
+
+def _sql_html(result: SqlResult) -> str:
+    return title(result.command, meta="offline: nothing was run") + code(result.sql or "-- (no SQL)")
+
+
+def _sql_text(result: SqlResult) -> str:
+    return result.sql
+
+
+def _file_html(result: RevisionFileResult) -> str:
+    if not result.path:
+        return title(result.command) + "<div>No file was written.</div>"
+    meta = f"{result.revision} · {result.path}"
+    return title(f"{result.command}: {result.message}", meta=meta) + details("source", code(result.source, "python"), open_=True)
+
+
+def _file_text(result: RevisionFileResult) -> str:
+    if not result.path:
+        return f"{result.command}: no file was written"
+    return f"{result.command}: {result.revision} {result.message}\n{result.path}\n\n{result.source}"
+
+
+def _init_html(result: InitResult) -> str:
+    rows = [[f"<code>{esc(f)}</code>"] for f in result.files]
+    return (
+        title(f"Created a migration environment in {result.directory}", meta=f"config {result.config_file}")
+        + table(["file"], rows)
+        + f"<div>Database: <code>{esc(result.database)}</code></div>"
+    )
+
+
+def _init_text(result: InitResult) -> str:
+    return "\n".join(
+        [f"Created a migration environment in {result.directory} (config {result.config_file})"]
+        + [f"  {f}" for f in result.files]
+        + [f"Database: {result.database}"]
+    )
+
+
+def _text_html(result: TextResult) -> str:
+    cls = "nbm-ok" if result.ok else "nbm-warn"
+    body = f"<pre>{esc(result.text)}</pre>" if result.text else ""
+    return f'<div class="nbm-title {cls}">{esc(result.title)}</div>' + body
+
+
+def _text_text(result: TextResult) -> str:
+    return f"{result.title}\n{result.text}".strip()
+
+
+def _connect_html(result: ConnectResult) -> str:
+    at = _heads(result.heads)
+    return title(f"Connected to {result.database}", meta=f"{result.dialect} · at {at}")
+
+
+def _connect_text(result: ConnectResult) -> str:
+    return f"Connected to {result.database} ({result.dialect}), at {_heads(result.heads)}"
+
+
+def _help_html(result: HelpResult) -> str:
+    return f"<pre>{esc(result.text)}</pre>"
+
+
+def _help_text(result: HelpResult) -> str:
+    return result.text
+
+
+def _failure_text(report: FailureReport) -> str:
+    return failure_summary(report)
+
+
+_HTML: list[tuple[type, Callable[[Any], str]]] = [
+    (HistoryResult, _history_html),
+    (CurrentResult, _current_html),
+    (MigrationResult, _migration_html),
+    (FailureReport, _failure_html),
+    (SqlResult, _sql_html),
+    (RevisionFileResult, _file_html),
+    (InitResult, _init_html),
+    (TextResult, _text_html),
+    (ConnectResult, _connect_html),
+    (HelpResult, _help_html),
+]
+_TEXT: list[tuple[type, Callable[[Any], str]]] = [
+    (HistoryResult, _history_text),
+    (CurrentResult, _current_text),
+    (MigrationResult, _migration_text),
+    (FailureReport, _failure_text),
+    (SqlResult, _sql_text),
+    (RevisionFileResult, _file_text),
+    (InitResult, _init_text),
+    (TextResult, _text_text),
+    (ConnectResult, _connect_text),
+    (HelpResult, _help_text),
+]

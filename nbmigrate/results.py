@@ -1,0 +1,235 @@
+"""Result objects: what each command returns, with its data as attributes.
+
+Every result renders itself (``_repr_html_`` for notebooks, ``str`` for terminals) through
+:mod:`nbmigrate.render.results`; nothing is only printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .schema import SchemaDiff, Snapshot
+
+
+class Result:
+    """Base of every result: renders as HTML and text, carries the command's captured output."""
+
+    command: str
+    output: str
+    warnings: list[str]
+
+    def _repr_html_(self) -> str:
+        from .render.results import render_html
+
+        return render_html(self)
+
+    def __str__(self) -> str:
+        from .render.results import render_text
+
+        return render_text(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+@dataclass(repr=False)
+class TextResult(Result):
+    """A command whose answer is text (``list_templates``, ``check``, ``ensure_version``, ...)."""
+
+    command: str
+    title: str
+    text: str = ""
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+    ok: bool = True
+
+
+@dataclass(repr=False)
+class InitResult(Result):
+    """``init``: the environment written and the database it uses."""
+
+    command: str
+    directory: str
+    config_file: str
+    database: str
+    files: list[str] = field(default_factory=list)
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(repr=False)
+class RevisionInfo:
+    """One revision with its place in the graph and its state in the database."""
+
+    revision: str
+    down_revisions: tuple[str, ...]
+    message: str
+    branch_labels: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    path: str = ""
+    is_head: bool = False
+    is_base: bool = False
+    is_branch_point: bool = False
+    is_merge_point: bool = False
+    state: str = ""  # "current", "applied", "pending", or "" when the database was not read
+
+    def __repr__(self) -> str:
+        return f"<RevisionInfo {self.revision} {self.state or '-'} {self.message!r}>"
+
+
+@dataclass(repr=False)
+class HistoryResult(Result):
+    """``history`` / ``heads`` / ``branches`` / ``show``: revisions, newest first."""
+
+    command: str
+    revisions: list[RevisionInfo]
+    current: tuple[str, ...] = ()
+    database: str = ""
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+    verbose: bool = False
+
+    @property
+    def heads(self) -> list[str]:
+        return [r.revision for r in self.revisions if r.is_head]
+
+    def __getitem__(self, index: int) -> RevisionInfo:
+        return self.revisions[index]
+
+    def __len__(self) -> int:
+        return len(self.revisions)
+
+
+@dataclass(repr=False)
+class CurrentResult(Result):
+    """``current``: the database's revision(s)."""
+
+    command: str
+    database: str
+    heads: tuple[str, ...]
+    revisions: list[RevisionInfo]
+    at_head: bool
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(repr=False)
+class Step:
+    """One migration step that ran: from → to, message, time, and the SQL it executed."""
+
+    revision: str
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    message: str
+    direction: str  # "upgrade", "downgrade" or "stamp"
+    duration: float
+    sql: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        src = ",".join(self.from_revisions) or "base"
+        dst = ",".join(self.to_revisions) or "base"
+        return f"<Step {self.direction} {src} -> {dst} {self.message!r}>"
+
+
+@dataclass(repr=False)
+class MigrationResult(Result):
+    """``upgrade`` / ``downgrade`` / ``stamp``: what ran, where the database is now."""
+
+    command: str
+    target: str
+    database: str
+    dialect: str
+    transactional_ddl: bool | None
+    heads_before: tuple[str, ...]
+    heads_after: tuple[str, ...]
+    steps: list[Step] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+    before: Snapshot | None = None
+    after: Snapshot | None = None
+    diff: SchemaDiff | None = None
+    preview: bool = False
+    reached: bool = True
+    note: str = ""
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return sum(step.duration for step in self.steps)
+
+
+@dataclass(repr=False)
+class SqlResult(Result):
+    """``--sql`` (offline) mode: the script Alembic generated, shown as SQL."""
+
+    command: str
+    sql: str
+    database: str = ""
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(repr=False)
+class RevisionFileResult(Result):
+    """``revision`` / ``merge`` / ``edit``: a revision file, with its path and source."""
+
+    command: str
+    revision: str
+    path: str
+    source: str
+    message: str = ""
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+    detail: Any = None
+
+
+@dataclass(repr=False)
+class ConnectResult(Result):
+    """``connect``: which database this kernel now uses."""
+
+    command: str
+    database: str
+    dialect: str
+    heads: tuple[str, ...]
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(repr=False)
+class HelpResult(Result):
+    """``--help`` and ``-h``: the parser's usage text."""
+
+    command: str
+    text: str
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(repr=False)
+class FailureReport(Result):
+    """What a failed migration left: which step and statement failed, and the exact state after."""
+
+    command: str
+    database: str
+    dialect: str
+    transactional_ddl: bool | None
+    revision: str | None
+    message: str | None
+    statement: str | None
+    error: str
+    heads_before: tuple[str, ...]
+    heads_after: tuple[str, ...] | None
+    rolled_back: bool
+    completed: list[Step] = field(default_factory=list)
+    partial_sql: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One paragraph: what failed, and the state of the database now."""
+        from .render.results import failure_summary
+
+        return failure_summary(self)

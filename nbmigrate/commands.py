@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _runtime
 from ._cache import serving
+from .locks import migration_lock
 from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem, translate
 from .project import TEMPLATE_DIR, Project
 from .results import (
@@ -598,7 +599,7 @@ def _migrate(
     state: dict[str, Any] = {}
 
     def body() -> MigrationResult:
-        with project.connection() as conn:
+        with project.connection() as conn, migration_lock(project, conn):
             before_heads = project.current_heads(conn)
             state["before"] = before_heads
             state["dialect"] = conn.dialect.name

@@ -21,7 +21,7 @@ from . import _runtime
 from ._cache import serving
 from .locks import migration_lock
 from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem, translate
-from .project import TEMPLATE_DIR, Project
+from .project import TEMPLATE_DIR, Project, relative_path
 from .results import (
     ConnectResult,
     CurrentResult,
@@ -100,8 +100,8 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
         files.insert(0, project.ini_path.name)
     return InitResult(
         command=f"init {directory}",
-        directory=str(target),
-        config_file=str(project.ini_path),
+        directory=relative_path(target),
+        config_file=relative_path(project.ini_path),
         database=project.display_url,
         files=files,
         output=_output(project, capture),

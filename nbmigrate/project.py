@@ -202,7 +202,15 @@ class Project:
     def display_url(self) -> str:
         """The database URL with its password masked."""
         url = self.url
-        return "(no database configured)" if url is None else url.render_as_string(hide_password=True)
+        if url is None:
+            return "(no database configured)"
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            # A file under the working directory is shown relative to it: shorter, and the same
+            # on every machine (saved notebooks stay stable).
+            path = Path(url.database)
+            with contextlib.suppress(ValueError):
+                return url.set(database=str(path.resolve().relative_to(Path.cwd().resolve()))).render_as_string()
+        return url.render_as_string(hide_password=True)
 
     def engine(self) -> Engine:
         """The engine for this project's database (made once; SQLite gets transactional DDL)."""
@@ -417,6 +425,14 @@ class Project:
 
     def __repr__(self) -> str:
         return f"<nbmigrate.Project {self.ini_path} database={self.display_url}>"
+
+
+def relative_path(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the working directory when it is below it (stable in saved notebooks)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def transactional_sqlite(engine: Engine) -> None:

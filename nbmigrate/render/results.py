@@ -20,6 +20,7 @@ from ..results import (
     Step,
     TextResult,
 )
+from ..project import relative_path
 from ._html import code, details, esc, span, table, title, wrap
 
 STATE_MARK = {"current": "◉", "applied": "●", "pending": "○", "": " "}
@@ -266,14 +267,14 @@ def _sql_text(result: SqlResult) -> str:
 def _file_html(result: RevisionFileResult) -> str:
     if not result.path:
         return title(result.command) + "<div>No file was written.</div>"
-    meta = f"{result.revision} · {result.path}"
+    meta = f"{result.revision} · {relative_path(result.path)}"
     return title(f"{result.command}: {result.message}", meta=meta) + details("source", code(result.source, "python"), open_=True)
 
 
 def _file_text(result: RevisionFileResult) -> str:
     if not result.path:
         return f"{result.command}: no file was written"
-    return f"{result.command}: {result.revision} {result.message}\n{result.path}\n\n{result.source}"
+    return f"{result.command}: {result.revision} {result.message}\n{relative_path(result.path)}\n\n{result.source}"
 
 
 def _init_html(result: InitResult) -> str:

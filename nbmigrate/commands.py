@@ -11,6 +11,7 @@ where the database is and what changed. Read-only commands (``current``, ``heads
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -65,7 +66,7 @@ def _raise_translated(project: Project, error: BaseException) -> None:
         raise error
     if mapped is error:
         raise error
-    raise mapped from None
+    raise mapped from error  # the UsageError boundary hides the chain; `--raiseerr` shows it
 
 
 def _captured_warnings(project: Project, capture: _runtime.Capture) -> list[str]:
@@ -87,11 +88,16 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
     template_arg = str(TEMPLATE_DIR) if template == "nbmigrate" else template
     target = Path(directory)
     if not target.is_absolute():
-        target = project.ini_path.parent / target
+        # Like `alembic -c conf/alembic.ini init DIR`: DIR is relative to where we run, not to the ini.
+        target = (project.directory or Path.cwd()) / target
     existed = project.ini_path.is_file()
 
+    # A relative directory lets Alembic write `script_location = %(here)s/...` (and the SQLite
+    # URL beside it), so the project still works when its folder is moved or cloned.
+    given = target if Path(directory).is_absolute() else Path(os.path.relpath(target))
+
     def run() -> None:
-        alembic.command.init(config, str(target), template=template_arg, package=package)
+        alembic.command.init(config, str(given), template=template_arg, package=package)
 
     _, capture = _call(project, run)
     project.invalidate()
@@ -138,8 +144,9 @@ def connect(project: Project, target: Any) -> ConnectResult:
 
 def _script(project: Project) -> ScriptDirectory:
     """The warm ``ScriptDirectory``, with load errors (broken revision files) translated."""
+    loads = project._scripts.loads
     script, capture = _call(project, lambda: _load_all(project))
-    _warn_duplicates(capture)
+    _warn_duplicates(project, capture, reloaded=project._scripts.loads != loads)
     return script
 
 
@@ -149,12 +156,15 @@ def _load_all(project: Project) -> ScriptDirectory:
     return script
 
 
-def _warn_duplicates(capture: _runtime.Capture) -> None:
+def _warn_duplicates(project: Project, capture: _runtime.Capture, *, reloaded: bool) -> None:
+    """Say loudly when revision ids clash (results carry it too, see ``project.script_problems``)."""
     import warnings
 
-    for text in capture.warnings:
-        if "present more than once" in text or "loaded twice" in text:
-            warnings.warn(f"nbmigrate: {text}", stacklevel=3)
+    texts = [t for t in capture.warnings if "loaded twice" in t]
+    if reloaded:
+        texts += project.script_problems
+    for text in texts:
+        warnings.warn(f"nbmigrate: {project.redact(text)}", stacklevel=3)
 
 
 def _db_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
@@ -402,16 +412,21 @@ def merge(
     message: str | None = None,
     branch_label: str | None = None,
     rev_id: str | None = None,
+    splice: bool = False,
 ) -> RevisionFileResult:
     """Merge two revisions together; creates a new migration file."""
     import alembic.command
 
     _check_rev_id(rev_id)
     script = _script(project)
+    # Alembic added ``splice`` to merge in a later release; pass it only when asked for.
+    extra = {"splice": True} if splice else {}
 
     def run() -> Any:
         with serving(script):
-            return alembic.command.merge(project.config, revisions, message=message, branch_label=branch_label, rev_id=rev_id)
+            return alembic.command.merge(
+                project.config, revisions, message=message, branch_label=branch_label, rev_id=rev_id, **extra
+            )
 
     result, capture = _call(project, run)
     return _file_result(project, "merge", result, capture)
@@ -757,3 +772,25 @@ def _error_text(error: BaseException) -> str:
         return f"{type(error.orig).__name__}: {str(error.orig).strip().splitlines()[0]}"
     text = str(error).strip()
     return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+# -- nbmigrate's own verbs -----------------------------------------------------------------
+
+
+def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None = None) -> Any:
+    """The database's tables: columns, keys, indexes, constraints and row counts (a ``Snapshot``)."""
+    from .schema import snapshot
+
+    version_table = project.version_table if project.exists else "alembic_version"
+
+    def take() -> Any:
+        with project.connection() as conn:
+            return snapshot(conn, schema=db_schema, tables=list(tables) or None, version_table=version_table)
+
+    result, _ = _call(project, take)
+    if tables and result.missing:
+        raise BadArguments(
+            f"No table {', '.join(map(repr, result.missing))} in the database. "
+            "Run `%migrate schema` to list the tables."
+        )
+    return result

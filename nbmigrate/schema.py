@@ -1,0 +1,756 @@
+"""Snapshots of a database schema and the differences between two of them.
+
+:func:`snapshot` reflects a database through SQLAlchemy's bulk ``Inspector.get_multi_*`` calls
+(one round of queries for the whole schema, not one per table and kind) and normalises what each
+dialect reports into plain frozen dataclasses: sorted names, strings instead of dialect objects,
+booleans instead of SQLite's ordinals. Snapshots of SQLite, PostgreSQL and MariaDB/MySQL databases
+are therefore comparable as far as each database reports (MariaDB reports a unique constraint as a
+unique index and adds an index for each foreign key; PostgreSQL spells check constraints its own way).
+
+:func:`diff` compares two snapshots. Row counts and per-column non-null counts travel with the
+snapshot so the diff can say how much data a dropped table or column held.
+
+This module knows no markup and no IPython: rendering lives in :mod:`nbmigrate.render.schema`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeAlias
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.reflection import Inspector
+
+__all__ = [
+    "CheckConstraint",
+    "Column",
+    "ColumnChange",
+    "ColumnRename",
+    "ForeignKey",
+    "Index",
+    "SchemaDiff",
+    "Snapshot",
+    "Table",
+    "TableDiff",
+    "UniqueConstraint",
+    "diff",
+    "snapshot",
+]
+
+Bind: TypeAlias = "str | sa.URL | Engine | Connection"
+
+# Foreign key actions every database applies when none is given; reported by some dialects only.
+_DEFAULT_FK_ACTIONS = {"NO ACTION"}
+
+
+# --------------------------------------------------------------------------------------------
+# The snapshot model
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column as the database reports it."""
+
+    name: str
+    type: str
+    nullable: bool
+    default: str | None = None
+    primary_key: bool = False
+    autoincrement: bool = False
+    comment: str | None = None
+    # Rows where the column is not NULL; None when rows were not counted.
+    non_null: int | None = None
+
+    def describe(self) -> str:
+        """A one-line plain description: ``name TYPE NOT NULL DEFAULT x PK``."""
+        parts = [self.name, self.type, "NULL" if self.nullable else "NOT NULL"]
+        if self.default is not None:
+            parts.append(f"DEFAULT {self.default}")
+        if self.primary_key:
+            parts.append("PK")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key constraint; ``referred_schema`` is None for the snapshot's own schema."""
+
+    name: str | None
+    columns: tuple[str, ...]
+    referred_table: str
+    referred_columns: tuple[str, ...]
+    referred_schema: str | None = None
+    ondelete: str | None = None
+    onupdate: str | None = None
+
+    def describe(self) -> str:
+        """A one-line plain description of the constraint."""
+        target = f"{self.referred_schema}.{self.referred_table}" if self.referred_schema else self.referred_table
+        text = f"({', '.join(self.columns)}) → {target}({', '.join(self.referred_columns)})"
+        if self.ondelete:
+            text += f" ON DELETE {self.ondelete}"
+        if self.onupdate:
+            text += f" ON UPDATE {self.onupdate}"
+        return text
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index; expressions of functional indexes appear among ``columns`` as SQL text."""
+
+    name: str | None
+    columns: tuple[str, ...]
+    unique: bool = False
+
+    def describe(self) -> str:
+        """A one-line plain description of the index."""
+        return f"({', '.join(self.columns)})" + (" unique" if self.unique else "")
+
+
+@dataclass(frozen=True)
+class UniqueConstraint:
+    """A unique constraint (MariaDB/MySQL report these as unique indexes instead)."""
+
+    name: str | None
+    columns: tuple[str, ...]
+
+    def describe(self) -> str:
+        """A one-line plain description of the constraint."""
+        return f"({', '.join(self.columns)})"
+
+
+@dataclass(frozen=True)
+class CheckConstraint:
+    """A check constraint, its SQL text as the database spells it."""
+
+    name: str | None
+    sqltext: str
+
+    def describe(self) -> str:
+        """A one-line plain description of the constraint."""
+        return self.sqltext
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: columns in their database order, constraints sorted."""
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    primary_key_name: str | None = None
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    unique_constraints: tuple[UniqueConstraint, ...] = ()
+    check_constraints: tuple[CheckConstraint, ...] = ()
+    comment: str | None = None
+    # None when rows were not counted (``snapshot(..., row_counts=False)``).
+    row_count: int | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        """The column names in database order."""
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        """The column called ``name`` (KeyError if there is none)."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"table {self.name!r} has no column {name!r}")
+
+
+@dataclass(frozen=True, repr=False)
+class Snapshot:
+    """The schema of one database (or one schema of it) at one moment."""
+
+    dialect: str
+    schema: str | None
+    tables: dict[str, Table]
+    # Revisions stored in the version table, sorted; None when the table does not exist.
+    version_table: tuple[str, ...] | None = None
+    version_table_name: str = "alembic_version"
+    # The names asked for with ``tables=``; None when the whole schema was reflected.
+    requested: tuple[str, ...] | None = None
+    row_counts: bool = True
+
+    @property
+    def missing(self) -> list[str]:
+        """Names asked for with ``tables=`` that the database does not have."""
+        return [n for n in self.requested or () if n not in self.tables]
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+    def __repr__(self) -> str:
+        where = f" schema={self.schema!r}" if self.schema else ""
+        return f"<Snapshot {self.dialect}{where}: {len(self.tables)} tables, version={self.version_table!r}>"
+
+    def __str__(self) -> str:
+        from nbmigrate.render.schema import render_snapshot_text
+
+        return render_snapshot_text(self)
+
+    def _repr_html_(self) -> str:
+        from nbmigrate.render.schema import render_snapshot_html
+
+        return render_snapshot_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        # Terminal IPython shows the same text as print(), not the dataclass repr.
+        p.text(str(self))
+
+
+# --------------------------------------------------------------------------------------------
+# Reflection
+# --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _connection(bind: Bind) -> Iterator[Connection]:
+    """A connection for ``bind``; a given Connection is used as is and never committed or closed."""
+    if isinstance(bind, Connection):
+        started = bind.in_transaction()
+        try:
+            yield bind
+        finally:
+            if not started and bind.in_transaction():
+                # Reflection auto-began a transaction the caller did not have: end it (it only
+                # read) so the connection is left as it was found.
+                bind.rollback()
+        return
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            yield conn
+        return
+    if isinstance(bind, (str, sa.URL)):
+        engine = sa.create_engine(bind, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                yield conn
+        finally:
+            engine.dispose()
+        return
+    raise TypeError(f"snapshot() needs a URL, Engine or Connection, not {type(bind).__name__}")
+
+
+def _multi(insp: Inspector, method: str, names: list[str] | None, schema: str | None) -> dict[str, Any]:
+    """Call one bulk ``get_multi_*`` method and key its result by table name."""
+    try:
+        result = getattr(insp, method)(schema=schema, filter_names=names)
+    except NotImplementedError:
+        # e.g. SQLite has no table comments.
+        return {}
+    return {key[1]: value for key, value in result.items()}
+
+
+def _type_string(type_: Any, dialect: sa.Dialect) -> str:
+    try:
+        return str(type_.compile(dialect=dialect))
+    except Exception:  # an unknown type (NullType) cannot be compiled; its class name still says what it is
+        return type(type_).__name__
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _fk_action(value: Any) -> str | None:
+    if not value:
+        return None
+    action = str(value).upper()
+    return None if action in _DEFAULT_FK_ACTIONS else action
+
+
+def _referred_schema(reported: str | None, own: str | None, default: str | None) -> str | None:
+    """None for a target in the snapshot's own schema, else the target's schema name."""
+    # Dialects report None for the connection's default schema (PostgreSQL: the search path),
+    # and some name the reflected schema explicitly; both mean "here" only when it is the own one.
+    resolved = reported if reported is not None else default
+    return None if resolved == own else resolved
+
+
+def _build_table(
+    name: str,
+    dialect: sa.Dialect,
+    own_schema: str | None,
+    default_schema: str | None,
+    columns: list[dict[str, Any]],
+    pk: Mapping[str, Any] | None,
+    fks: list[dict[str, Any]],
+    indexes: list[dict[str, Any]],
+    uniques: list[dict[str, Any]],
+    checks: list[dict[str, Any]],
+    comment: Mapping[str, Any] | None,
+) -> Table:
+    """Normalise what the inspector reported for one table into a :class:`Table`."""
+    pk_cols = tuple((pk or {}).get("constrained_columns") or ())
+    single_integer_pk = False
+    if len(pk_cols) == 1:
+        # SQLite does not report autoincrement; a one-column INTEGER primary key is its rowid alias.
+        single_integer_pk = dialect.name == "sqlite" and any(
+            c["name"] == pk_cols[0] and _type_string(c["type"], dialect) == "INTEGER" for c in columns
+        )
+    cols = []
+    for c in columns:
+        # PostgreSQL always reports autoincrement, MariaDB/MySQL only for integer columns, SQLite
+        # never (its rowid alias is the one autoincrementing column); a missing report means no.
+        auto = c.get("autoincrement")
+        if c.get("identity"):
+            auto = True
+        if auto is None and dialect.name == "sqlite":
+            auto = single_integer_pk and c["name"] in pk_cols
+        cols.append(
+            Column(
+                name=c["name"],
+                type=_type_string(c["type"], dialect),
+                # SQLite reports its rowid alias as nullable, yet it can never hold NULL.
+                nullable=bool(c["nullable"]) and not (single_integer_pk and c["name"] in pk_cols),
+                default=_text(c.get("default")),
+                primary_key=c["name"] in pk_cols,
+                autoincrement=auto is True,
+                comment=c.get("comment"),
+            )
+        )
+
+    foreign_keys = sorted(
+        (
+            ForeignKey(
+                name=fk.get("name"),
+                columns=tuple(fk["constrained_columns"]),
+                referred_table=fk["referred_table"],
+                referred_columns=tuple(fk["referred_columns"]),
+                referred_schema=_referred_schema(fk.get("referred_schema"), own_schema, default_schema),
+                ondelete=_fk_action((fk.get("options") or {}).get("ondelete")),
+                onupdate=_fk_action((fk.get("options") or {}).get("onupdate")),
+            )
+            for fk in fks
+        ),
+        key=lambda f: (f.columns, f.referred_table, f.referred_columns, f.name or ""),
+    )
+
+    idx = []
+    for ix in indexes:
+        # PostgreSQL also lists the index behind each unique constraint; it is shown as the constraint.
+        if ix.get("duplicates_constraint"):
+            continue
+        exprs = ix.get("expressions") or []
+        names = [
+            (col if col is not None else (exprs[i] if i < len(exprs) else "?"))
+            for i, col in enumerate(ix.get("column_names") or [])
+        ]
+        idx.append(Index(name=ix.get("name"), columns=tuple(str(n) for n in names), unique=bool(ix.get("unique"))))
+
+    # MariaDB/MySQL report every unique index as a unique constraint too; keep it once, as the index.
+    uqs = [
+        UniqueConstraint(name=u.get("name"), columns=tuple(u["column_names"]))
+        for u in uniques
+        if not u.get("duplicates_index")
+    ]
+    cks = [CheckConstraint(name=ck.get("name"), sqltext=str(ck["sqltext"])) for ck in checks]
+
+    return Table(
+        name=name,
+        columns=tuple(cols),
+        primary_key=pk_cols,
+        primary_key_name=(pk or {}).get("name") if pk_cols else None,
+        foreign_keys=tuple(foreign_keys),
+        indexes=tuple(sorted(idx, key=lambda i: (i.name or "", i.columns))),
+        unique_constraints=tuple(sorted(uqs, key=lambda u: (u.name or "", u.columns))),
+        check_constraints=tuple(sorted(cks, key=lambda c: (c.name or "", c.sqltext))),
+        comment=(comment or {}).get("text"),
+    )
+
+
+def _count(conn: Connection, table: Table, schema: str | None) -> Table:
+    """Row count and per-column non-null counts of one table, in one query."""
+    # SQL text quoted by the dialect's own preparer, run the way SQLAlchemy runs compiled SQL
+    # (with a parameter collection, so "%" doubled for pyformat drivers comes out single).
+    # Compiling an expression per table cost several times the queries themselves.
+    quote = conn.dialect.identifier_preparer.quote
+    target = quote(table.name)
+    if schema is not None:
+        target = f"{conn.dialect.identifier_preparer.quote_schema(schema)}.{target}"
+    counts = "".join(f", COUNT({quote(c.name)})" for c in table.columns)
+    total, *non_null = conn.exec_driver_sql(f"SELECT COUNT(*){counts} FROM {target}").one()
+    columns = tuple(replace(c, non_null=int(n)) for c, n in zip(table.columns, non_null, strict=True))
+    return replace(table, columns=columns, row_count=int(total))
+
+
+def _version_rows(conn: Connection, name: str, schema: str | None) -> tuple[str, ...]:
+    """The revisions stored in the version table, sorted."""
+    result = conn.execute(sa.select(sa.text("*")).select_from(sa.table(name, schema=schema)))
+    keys = list(result.keys())
+    # Alembic's table has the one column version_num; a custom table may put it elsewhere.
+    pos = keys.index("version_num") if "version_num" in keys else 0
+    return tuple(sorted(str(row[pos]) for row in result))
+
+
+def snapshot(
+    bind: Bind,
+    *,
+    schema: str | None = None,
+    tables: Iterable[str] | None = None,
+    row_counts: bool = True,
+    version_table: str = "alembic_version",
+) -> Snapshot:
+    """Reflect the tables of a database (URL, Engine or Connection) into a :class:`Snapshot`."""
+    requested = None if tables is None else tuple(dict.fromkeys(tables))
+    with _connection(bind) as conn:
+        insp = sa.inspect(conn)
+        dialect = conn.dialect
+        available = insp.get_table_names(schema=schema)
+        if requested is None:
+            names = sorted(n for n in available if n != version_table)
+        else:
+            present = set(available)
+            # Names that do not exist are left out, so a before/after pair can show a table appear.
+            names = sorted(n for n in requested if n in present and n != version_table)
+        # Bulk calls: unfiltered for the whole schema (one query per kind on PostgreSQL); filtered
+        # with ``tables=`` so the cost stays bounded. Like MetaData.reflect, a filter covering most
+        # of a large schema is dropped because the unfiltered query is faster.
+        filter_names: list[str] | None = None
+        if requested is not None and not (len(names) > 100 and len(names) > 0.5 * len(available)):
+            filter_names = names
+        info: dict[str, dict[str, Any]] = {}
+        if names:
+            for method in (
+                "get_multi_columns",
+                "get_multi_pk_constraint",
+                "get_multi_foreign_keys",
+                "get_multi_indexes",
+                "get_multi_unique_constraints",
+                "get_multi_check_constraints",
+                "get_multi_table_comment",
+            ):
+                info[method] = _multi(insp, method, filter_names, schema)
+        default_schema = insp.default_schema_name
+        built: dict[str, Table] = {}
+        for name in names:
+            table = _build_table(
+                name,
+                dialect,
+                schema or default_schema,
+                default_schema,
+                info["get_multi_columns"].get(name, []),
+                info["get_multi_pk_constraint"].get(name),
+                info["get_multi_foreign_keys"].get(name, []),
+                info["get_multi_indexes"].get(name, []),
+                info["get_multi_unique_constraints"].get(name, []),
+                info["get_multi_check_constraints"].get(name, []),
+                info["get_multi_table_comment"].get(name),
+            )
+            if row_counts:
+                table = _count(conn, table, schema)
+            built[name] = table
+        versions = _version_rows(conn, version_table, schema) if version_table in available else None
+    return Snapshot(
+        dialect=dialect.name,
+        schema=schema,
+        tables=built,
+        version_table=versions,
+        version_table_name=version_table,
+        requested=requested,
+        row_counts=row_counts,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Diff
+# --------------------------------------------------------------------------------------------
+
+# Column attributes whose change is a schema change (non_null is data, autoincrement is derived).
+_COLUMN_FIELDS = ("type", "nullable", "default", "primary_key", "comment")
+
+
+@dataclass(frozen=True)
+class ColumnChange:
+    """A column present before and after whose definition changed."""
+
+    table: str
+    before: Column
+    after: Column
+    fields: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The column's name."""
+        return self.after.name
+
+
+@dataclass(frozen=True)
+class ColumnRename:
+    """A column that was renamed (same type, nullability and non-null count)."""
+
+    table: str
+    before: Column
+    after: Column
+    # Definition changes other than the name (e.g. default), usually empty.
+    fields: tuple[str, ...] = ()
+
+    @property
+    def old(self) -> str:
+        """The column's name before."""
+        return self.before.name
+
+    @property
+    def new(self) -> str:
+        """The column's name after."""
+        return self.after.name
+
+
+@dataclass(frozen=True)
+class TableDiff:
+    """The changes of one table present in both snapshots."""
+
+    name: str
+    before: Table
+    after: Table
+    added_columns: tuple[Column, ...] = ()
+    removed_columns: tuple[Column, ...] = ()
+    changed_columns: tuple[ColumnChange, ...] = ()
+    renamed_columns: tuple[ColumnRename, ...] = ()
+    primary_key_changed: bool = False
+    added_indexes: tuple[Index, ...] = ()
+    removed_indexes: tuple[Index, ...] = ()
+    added_unique_constraints: tuple[UniqueConstraint, ...] = ()
+    removed_unique_constraints: tuple[UniqueConstraint, ...] = ()
+    added_foreign_keys: tuple[ForeignKey, ...] = ()
+    removed_foreign_keys: tuple[ForeignKey, ...] = ()
+    added_check_constraints: tuple[CheckConstraint, ...] = ()
+    removed_check_constraints: tuple[CheckConstraint, ...] = ()
+    comment_changed: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing in the table's schema changed."""
+        return not (
+            self.added_columns
+            or self.removed_columns
+            or self.changed_columns
+            or self.renamed_columns
+            or self.primary_key_changed
+            or self.added_indexes
+            or self.removed_indexes
+            or self.added_unique_constraints
+            or self.removed_unique_constraints
+            or self.added_foreign_keys
+            or self.removed_foreign_keys
+            or self.added_check_constraints
+            or self.removed_check_constraints
+            or self.comment_changed
+        )
+
+    def __bool__(self) -> bool:
+        return not self.is_empty
+
+
+@dataclass(frozen=True, repr=False)
+class SchemaDiff:
+    """The differences between two snapshots; the version table is left out of the comparison."""
+
+    before: Snapshot
+    after: Snapshot
+    added: tuple[Table, ...] = ()
+    removed: tuple[Table, ...] = ()
+    changed: tuple[TableDiff, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    data_loss: list[str] = field(default_factory=list)
+
+    @property
+    def added_tables(self) -> list[str]:
+        """Names of the tables only in ``after``."""
+        return [t.name for t in self.added]
+
+    @property
+    def removed_tables(self) -> list[str]:
+        """Names of the tables only in ``before``."""
+        return [t.name for t in self.removed]
+
+    @property
+    def changed_tables(self) -> list[str]:
+        """Names of the tables in both whose schema changed."""
+        return [t.name for t in self.changed]
+
+    @property
+    def added_columns(self) -> list[tuple[str, str]]:
+        """``(table, column)`` of columns added to existing tables."""
+        return [(t.name, c.name) for t in self.changed for c in t.added_columns]
+
+    @property
+    def removed_columns(self) -> list[tuple[str, str]]:
+        """``(table, column)`` of columns dropped from remaining tables."""
+        return [(t.name, c.name) for t in self.changed for c in t.removed_columns]
+
+    @property
+    def changed_columns(self) -> list[tuple[str, str]]:
+        """``(table, column)`` of columns whose definition changed."""
+        return [(t.name, c.name) for t in self.changed for c in t.changed_columns]
+
+    @property
+    def renamed_columns(self) -> list[tuple[str, str, str]]:
+        """``(table, old, new)`` of columns detected as renamed."""
+        return [(t.name, r.old, r.new) for t in self.changed for r in t.renamed_columns]
+
+    @property
+    def version_changed(self) -> bool:
+        """True when the version table's rows differ (not part of :attr:`is_empty`)."""
+        return self.before.version_table != self.after.version_table
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the two schemas are the same (ignoring the version table)."""
+        return not (self.added or self.removed or self.changed)
+
+    def __bool__(self) -> bool:
+        return not self.is_empty
+
+    def table(self, name: str) -> TableDiff:
+        """The changes of the changed table ``name`` (KeyError if it did not change)."""
+        for t in self.changed:
+            if t.name == name:
+                return t
+        raise KeyError(f"table {name!r} did not change")
+
+    def __repr__(self) -> str:
+        return (
+            f"<SchemaDiff added={self.added_tables} removed={self.removed_tables} "
+            f"changed={self.changed_tables} data_loss={len(self.data_loss)}>"
+        )
+
+    def __str__(self) -> str:
+        from nbmigrate.render.schema import render_diff_text
+
+        return render_diff_text(self)
+
+    def _repr_html_(self) -> str:
+        from nbmigrate.render.schema import render_diff_html
+
+        return render_diff_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _changed_fields(before: Column, after: Column) -> tuple[str, ...]:
+    return tuple(f for f in _COLUMN_FIELDS if getattr(before, f) != getattr(after, f))
+
+
+def _renamed(mapping: Mapping[str, str], cols: Sequence[str]) -> tuple[str, ...]:
+    return tuple(mapping.get(c, c) for c in cols)
+
+
+def _set_diff(before: Sequence[Any], after: Sequence[Any], rename: Mapping[str, str]) -> tuple[tuple, tuple]:
+    """Added and removed items; before's columns are renamed first so a rename alone is no change."""
+
+    def moved(item: Any) -> Any:
+        if rename and hasattr(item, "columns"):
+            return replace(item, columns=_renamed(rename, item.columns))
+        return item
+
+    old = {moved(i): i for i in before}
+    new = set(after)
+    added = tuple(i for i in after if i not in old)
+    removed = tuple(orig for key, orig in old.items() if key not in new)
+    return added, removed
+
+
+def _diff_table(before: Table, after: Table) -> tuple[TableDiff, list[str]]:
+    """Compare one table present in both snapshots; also return its data-loss notes."""
+    old_cols = {c.name: c for c in before.columns}
+    new_cols = {c.name: c for c in after.columns}
+    added = [c for c in after.columns if c.name not in old_cols]
+    removed = [c for c in before.columns if c.name not in new_cols]
+    changed = []
+    for col in after.columns:
+        if col.name in old_cols:
+            fields = _changed_fields(old_cols[col.name], col)
+            if fields:
+                changed.append(ColumnChange(after.name, old_cols[col.name], col, fields))
+
+    renames: list[ColumnRename] = []
+    # Only the obvious case counts as a rename: exactly one column gone and one new, with the same
+    # type and nullability, holding values in the same number of rows (known on both sides).
+    if len(added) == 1 and len(removed) == 1:
+        old, new = removed[0], added[0]
+        if (
+            old.type == new.type
+            and old.nullable == new.nullable
+            and old.non_null is not None
+            and old.non_null == new.non_null
+        ):
+            fields = tuple(f for f in _changed_fields(old, new) if f not in ("type", "nullable"))
+            renames.append(ColumnRename(after.name, old, new, fields))
+            added, removed = [], []
+    rename_map = {r.old: r.new for r in renames}
+
+    notes = []
+    for col in removed:
+        if col.non_null is None:
+            notes.append(f"column `{before.name}.{col.name}` dropped (values not counted)")
+        elif col.non_null:
+            notes.append(
+                f"column `{before.name}.{col.name}` dropped, {col.non_null} of "
+                f"{_plural(before.row_count or 0, 'row')} had values"
+            )
+
+    idx_add, idx_rm = _set_diff(before.indexes, after.indexes, rename_map)
+    uq_add, uq_rm = _set_diff(before.unique_constraints, after.unique_constraints, rename_map)
+    fk_add, fk_rm = _set_diff(before.foreign_keys, after.foreign_keys, rename_map)
+    ck_add, ck_rm = _set_diff(before.check_constraints, after.check_constraints, rename_map)
+    result = TableDiff(
+        name=after.name,
+        before=before,
+        after=after,
+        added_columns=tuple(added),
+        removed_columns=tuple(removed),
+        changed_columns=tuple(changed),
+        renamed_columns=tuple(renames),
+        primary_key_changed=_renamed(rename_map, before.primary_key) != after.primary_key,
+        added_indexes=idx_add,
+        removed_indexes=idx_rm,
+        added_unique_constraints=uq_add,
+        removed_unique_constraints=uq_rm,
+        added_foreign_keys=fk_add,
+        removed_foreign_keys=fk_rm,
+        added_check_constraints=ck_add,
+        removed_check_constraints=ck_rm,
+        comment_changed=before.comment != after.comment,
+    )
+    return result, notes
+
+
+def diff(before: Snapshot, after: Snapshot) -> SchemaDiff:
+    """Compare two snapshots: tables, columns and constraints added, removed, changed or renamed."""
+    added = tuple(t for name, t in after.tables.items() if name not in before.tables)
+    removed = tuple(t for name, t in before.tables.items() if name not in after.tables)
+    changed, unchanged, notes = [], [], []
+    for table in removed:
+        if table.row_count is None:
+            notes.append(f"table `{table.name}` dropped (rows not counted)")
+        elif table.row_count:
+            notes.append(f"table `{table.name}` dropped with {_plural(table.row_count, 'row')}")
+    for name in sorted(set(before.tables) & set(after.tables)):
+        table_diff, table_notes = _diff_table(before.tables[name], after.tables[name])
+        notes.extend(table_notes)
+        if table_diff.is_empty:
+            unchanged.append(name)
+        else:
+            changed.append(table_diff)
+    return SchemaDiff(
+        before=before,
+        after=after,
+        added=added,
+        removed=removed,
+        changed=tuple(changed),
+        unchanged=tuple(unchanged),
+        data_loss=notes,
+    )

@@ -127,13 +127,22 @@ def list_templates(project: Project) -> TextResult:
 
 def connect(project: Project, target: Any) -> ConnectResult:
     """Point this kernel at another database (a URL, Engine or Connection); nothing is written."""
+    previous = project._override
     project.use(target)
 
     def run() -> tuple[str, tuple[str, ...]]:
         with project.connection() as conn:
             return conn.dialect.name, (project.current_heads(conn) if project.exists else ())
 
-    (dialect, heads), capture = _call(project, run)
+    try:
+        (dialect, heads), capture = _call(project, run)
+    except BaseException:
+        # A database that cannot be reached is not switched to: the kernel stays where it was.
+        if previous is None:
+            project.disconnect()
+        else:
+            project.use(previous)
+        raise
     return ConnectResult(
         command="connect", database=project.display_url, dialect=dialect, heads=heads, warnings=_captured_warnings(project, capture)
     )
@@ -794,3 +803,42 @@ def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None =
             "Run `%migrate schema` to list the tables."
         )
     return result
+
+
+def graph(
+    project: Project,
+    rev_range: str | None = None,
+    engine: str | None = None,
+    run: Callable[[str], Any] | None = None,
+    collapse: int | None = None,
+) -> Any:
+    """The revision graph widget: the graph laid out by graphviz, with this database's state.
+
+    ``run`` runs a ``%migrate`` line for the widget's actions (the magic passes its own
+    dispatcher); by default the line runs on this project. Histories of more than 100 revisions
+    fold linear runs longer than ``collapse`` (default 12) into one expandable node.
+    """
+    from .graph import RevisionGraph, render_svg
+    from .widgets import GraphWidget
+
+    layout = engine or "graphviz-pure"
+    if rev_range is not None and ":" not in rev_range:
+        raise BadArguments("A graph range needs [start]:[end], e.g. `-r base:head` or `-r 0002:`.")
+
+    def build(expand: Sequence[str] = ()) -> tuple[RevisionGraph, str]:
+        script = _script(project)
+        heads, _ = _db_heads(project)
+        size = len(script.revision_map._revision_map)
+        fold = collapse if collapse is not None else (12 if size > 100 else None)
+
+        def make() -> tuple[RevisionGraph, str]:
+            g = RevisionGraph.from_script_directory(
+                script, current=heads or (), rev_range=rev_range, collapse=fold, expand=expand
+            )
+            return g, render_svg(g.to_dot(), engine=layout)
+
+        value, _ = _call(project, make)
+        return value
+
+    build()  # errors (bad range, no graphviz) are the magic's, not the widget's
+    return GraphWidget(build, run or project.run)

@@ -1,0 +1,217 @@
+"""Widgets: synced traits and callbacks; the drawing happens in the front end (``graph.js``).
+
+``GraphWidget`` shows the revision graph, the selected revision's details, and runs
+"upgrade to here" / "downgrade to here" through the caller's ``run`` (the same code path as the
+``%migrate`` magic). It never touches the database itself.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from nbmigrate.graph import RevisionGraph
+from nbmigrate.render._html import esc
+from nbmigrate.render.graph import graph_html, graph_text, legend_html
+
+__all__ = ["GraphWidget"]
+
+_HERE = Path(__file__).parent
+_PASSWORD = re.compile(r"(\b[\w.+-]+://[^:/@\s]*:)[^@\s]+@")
+
+Build = Callable[..., "tuple[RevisionGraph, str]"]
+
+
+def _error_text(exc: BaseException) -> str:
+    """What the widget shows for an error: a UsageError's message, else type and message."""
+    try:
+        from IPython.core.error import UsageError
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        UsageError = ()  # type: ignore[assignment,misc]  # noqa: N806
+    text = str(exc) if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
+    # Errors can quote a database URL; passwords never reach the notebook.
+    return _PASSWORD.sub(r"\1***@", text)
+
+
+def _accepts_expand(build: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(build).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "expand" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+class GraphWidget(anywidget.AnyWidget):
+    """The revision graph with details and upgrade/downgrade actions for a chosen revision."""
+
+    _esm = _HERE / "graph.js"
+    _css = _HERE / "graph.css"
+
+    svg = traitlets.Unicode("").tag(sync=True)
+    legend_html = traitlets.Unicode("").tag(sync=True)
+    summary = traitlets.Unicode("").tag(sync=True)
+    revisions = traitlets.List(traitlets.Dict()).tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    details = traitlets.Dict().tag(sync=True)
+    pending_line = traitlets.Unicode("").tag(sync=True)
+    needs_confirm = traitlets.Bool(False).tag(sync=True)
+    result_html = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    busy = traitlets.Bool(False).tag(sync=True)
+    can_expand = traitlets.Bool(False).tag(sync=True)
+
+    def __init__(self, build: Build, run: Callable[[str], object], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._build = build
+        self._run = run
+        self._graph: RevisionGraph | None = None
+        self._expanded: set[str] = set()
+        self.can_expand = _accepts_expand(build)
+        self.on_msg(self._on_front_end_msg)
+        self.refresh()
+
+    @property
+    def graph(self) -> RevisionGraph | None:
+        """The graph currently shown (``None`` until a build succeeded)."""
+        return self._graph
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Rebuild the graph and its SVG through ``build()`` and redraw."""
+        try:
+            if self._expanded and self.can_expand:
+                graph, svg = self._build(expand=frozenset(self._expanded))
+            else:
+                graph, svg = self._build()
+        except Exception as exc:  # shown in the widget; a callback's traceback would be lost
+            self.error = _error_text(exc)
+            return
+        self._graph = graph
+        with self.hold_sync():
+            self.svg = svg
+            self.legend_html = legend_html()
+            self.summary = graph_text(graph).splitlines()[0]
+            self.revisions = [
+                {
+                    "id": rid,
+                    "label": f"{node.short_id} {node.message}".strip(),
+                    "state": node.state,
+                }
+                for rid, node in ((r, graph.nodes[r]) for r in reversed(graph.order))
+            ]
+            if self.selected and self.selected not in graph.nodes:
+                self.selected = ""
+            self._show_details(self.selected)
+
+    def select(self, rev: str) -> None:
+        """Select a revision (as a click on its node does)."""
+        self.selected = rev
+
+    def upgrade_to(self, rev: str) -> None:
+        """Upgrade the database to ``rev`` now, showing the equivalent magic line."""
+        self._set_pending(f"upgrade {rev}", confirm=False)
+        self._execute(f"upgrade {rev}")
+
+    def downgrade_to(self, rev: str) -> None:
+        """Ask to downgrade to ``rev``; :meth:`confirm` runs it (a downgrade can lose data)."""
+        self._set_pending(f"downgrade {rev}", confirm=True)
+
+    def confirm(self) -> None:
+        """Run the action awaiting confirmation."""
+        if not self.needs_confirm or not self.pending_line:
+            return
+        line = self.pending_line.removeprefix("%migrate ")
+        self.needs_confirm = False
+        self._execute(line)
+
+    def cancel(self) -> None:
+        """Drop the action awaiting confirmation without running anything."""
+        with self.hold_sync():
+            self.pending_line = ""
+            self.needs_confirm = False
+
+    def expand(self, rev: str) -> None:
+        """Show the collapsed run holding ``rev`` revision by revision."""
+        if not self.can_expand:
+            return
+        self._expanded.add(rev)
+        self.refresh()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _set_pending(self, line: str, *, confirm: bool) -> None:
+        with self.hold_sync():
+            self.pending_line = f"%migrate {line}"
+            self.needs_confirm = confirm
+            self.error = ""
+            self.result_html = ""
+
+    def _execute(self, line: str) -> None:
+        if self.busy:  # one action at a time; the front end disables its buttons meanwhile
+            return
+        self.busy = True
+        self.error = ""
+        try:
+            result = self._run(line)
+            render = getattr(result, "_repr_html_", None)
+            self.result_html = render() if callable(render) else f"<pre>{esc(result)}</pre>"
+        except Exception as exc:  # shown in the widget; a callback's traceback would be lost
+            self.error = _error_text(exc)
+        finally:
+            self.busy = False
+        # The database moved (or a failure left it somewhere): redraw either way.
+        self.refresh()
+
+    @traitlets.observe("selected")
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        self._show_details(change["new"])
+
+    def _show_details(self, rev: str) -> None:
+        if not rev or self._graph is None or rev not in self._graph.nodes:
+            self.details = {}
+            return
+        try:
+            self.details = self._graph.details(rev)
+        except Exception as exc:  # shown in the widget; a callback's traceback would be lost
+            self.details = {}
+            self.error = _error_text(exc)
+
+    def _on_front_end_msg(self, _widget: object, content: dict[str, Any], _buffers: object) -> None:
+        action = content.get("action") if isinstance(content, dict) else None
+        rev = str(content.get("rev") or "") if isinstance(content, dict) else ""
+        handlers: dict[str, Callable[[], None]] = {
+            "upgrade": lambda: self.upgrade_to(rev),
+            "downgrade": lambda: self.downgrade_to(rev),
+            "confirm": self.confirm,
+            "cancel": self.cancel,
+            "expand": lambda: self.expand(rev),
+            "refresh": self.refresh,
+        }
+        handler = handlers.get(str(action))
+        if handler is None or (action in ("upgrade", "downgrade", "expand") and not rev):
+            self.error = f"unknown widget request: {content!r}"
+            return
+        handler()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # anywidget gives the widget view only; add the static graph so a saved notebook shows
+        # it on GitHub or nbviewer, where no kernel runs the widget.
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = dict(data)
+        if self._graph is not None:
+            data["text/html"] = graph_html(self._graph, self.svg)
+            data["text/plain"] = graph_text(self._graph)
+        elif self.error:
+            data["text/plain"] = self.error
+            data["text/html"] = f"<pre>{esc(self.error)}</pre>"
+        return data, metadata

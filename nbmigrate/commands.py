@@ -102,8 +102,17 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
     _, capture = _call(project, run)
     project.invalidate()
     files = sorted(str(p.relative_to(target.parent)) for p in target.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    warnings = _captured_warnings(project, capture)
     if not existed:
         files.insert(0, project.ini_path.name)
+    elif project.exists:
+        # Alembic leaves an existing ini alone: the project does not use the new folder yet.
+        location = project.config.file_config.get(project.name, "script_location", raw=True, fallback=None)
+        warnings.append(
+            f"{relative_path(project.ini_path)} already existed and was left unchanged: this project "
+            f"still uses script_location = {location}. Edit it to use {relative_path(target)}, or run "
+            f"`%migrate -c NEW.ini init {directory}` for a separate project."
+        )
     return InitResult(
         command=f"init {directory}",
         directory=relative_path(target),
@@ -111,7 +120,7 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
         database=project.display_url,
         files=files,
         output=_output(project, capture),
-        warnings=_captured_warnings(project, capture),
+        warnings=warnings,
     )
 
 
@@ -153,10 +162,31 @@ def connect(project: Project, target: Any) -> ConnectResult:
 
 def _script(project: Project) -> ScriptDirectory:
     """The warm ``ScriptDirectory``, with load errors (broken revision files) translated."""
+    pinned = project._scripts.pinned()
+    if pinned is not None:  # this command already checked the files (see ScriptCache.pin)
+        return pinned
     loads = project._scripts.loads
-    script, capture = _call(project, lambda: _load_all(project))
+    script, capture, error = _runtime.contained(lambda: _load_all(project))
+    if error is not None:
+        _explain_load_error(project, error)
     _warn_duplicates(project, capture, reloaded=project._scripts.loads != loads)
     return script
+
+
+def _explain_load_error(project: Project, error: BaseException) -> None:
+    """Say what is wrong with the revision files as pre-flight does, else translate ``error``.
+
+    Alembic stops at the first file that fails and answers a ``down_revision`` no file defines
+    with a bare ``KeyError``; loading the files one by one names every problem and its file.
+    An error the files do not explain is raised as it is (a bug keeps its traceback).
+    """
+    from . import preflight
+
+    if not isinstance(error, (_runtime.Exit, KeyboardInterrupt)):
+        problems, _, failed = _runtime.contained(lambda: preflight._scan(project, project.script()))
+        if failed is None and problems:
+            raise preflight._problem(problems, "The revision files have") from error
+    _raise_translated(project, error)
 
 
 def _load_all(project: Project) -> ScriptDirectory:
@@ -192,20 +222,9 @@ def _db_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
 
 def _applied(script: ScriptDirectory, heads: Sequence[str]) -> set[str]:
     """Every revision at or below the database's heads (down revisions and dependencies), in linear time."""
-    rmap = script.revision_map._revision_map
-    seen: set[str] = set()
-    todo = [h for h in heads if h in rmap]
-    while todo:
-        rev_id = todo.pop()
-        if rev_id in seen:
-            continue
-        seen.add(rev_id)
-        rev = rmap[rev_id]
-        if rev is None:
-            continue
-        todo.extend(rev._normalized_down_revisions)
-        todo.extend(rev._resolved_dependencies)
-    return seen
+    from ._cache import applied
+
+    return applied(script.revision_map, heads)
 
 
 def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None) -> RevisionInfo:
@@ -264,7 +283,8 @@ def history(project: Project, rev_range: str | None = None, verbose: bool = Fals
         return list(script.walk_revisions(base=base or "base", head=head or "heads"))
 
     scripts, _ = _call(project, walk)
-    return _history_result(project, f"history{' -r ' + rev_range if rev_range else ''}", scripts, verbose=verbose)
+    with project._scripts.pin(script):  # the files were checked once for this command
+        return _history_result(project, f"history{' -r ' + rev_range if rev_range else ''}", scripts, verbose=verbose)
 
 
 def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = False) -> HistoryResult:
@@ -276,7 +296,8 @@ def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = 
         return [script.get_revision(r if isinstance(r, str) else r.revision) for r in ids]
 
     scripts, _ = _call(project, find)
-    return _history_result(project, "heads", scripts, verbose=verbose)
+    with project._scripts.pin(script):  # the files were checked once for this command
+        return _history_result(project, "heads", scripts, verbose=verbose)
 
 
 def branches(project: Project, verbose: bool = False) -> HistoryResult:
@@ -314,8 +335,9 @@ def current(project: Project, check_heads: bool = False, verbose: bool = False) 
             f"The database is at {', '.join(missing)}, which no revision file defines. "
             "Restore the file, or `%migrate stamp` the database to a revision that exists."
         )
-    applied = _applied(script, heads)
-    infos = [_info(script.get_revision(h), heads, applied) for h in heads]
+    # Every revision listed is one of the database's heads, so its state is "current": the
+    # ancestry of the heads (a walk of the whole history) is not needed.
+    infos = [_info(script.get_revision(h), heads, set(heads)) for h in heads]
     at_head = set(heads) == set(script.get_heads())
     if check_heads and not at_head:
         raise NbmigrateError("The database is not at all head revisions. Run `%migrate upgrade heads`.")
@@ -477,8 +499,10 @@ def check(project: Project) -> TextResult:
     problem, capture = _call(project, _with_connection(project, run, needs_db=True))
     if problem is not None:
         return TextResult(command="check", title="The model and the database differ", text=project.redact(problem), ok=False)
+    title = "No new upgrade operations detected"
+    text = _output(project, capture).strip()
     return TextResult(
-        command="check", title="No new upgrade operations detected", text=_output(project, capture).strip(),
+        command="check", title=title, text="" if text.rstrip(".") == title else text,  # not said twice
         warnings=_captured_warnings(project, capture),
     )
 
@@ -618,29 +642,44 @@ def _migrate(
     progress: Progress | None,
 ) -> MigrationResult:
     """Pre-flight, lock, run Alembic contained, and read back where the database is now."""
-    script = _script(project)
+    from . import checksums, preflight
+    from .locks import watch_commits
+
+    targets = tuple(target.split()) if kind == "stamp" else (target,)
+    script, _ = _call(project, lambda: preflight.check_files(project, targets))
     config = project.config
     state: dict[str, Any] = {}
 
     def body() -> MigrationResult:
-        with project.connection() as conn, migration_lock(project, conn):
+        with project.connection() as conn, migration_lock(project, conn, getattr(progress, "notify", None)):
             before_heads = project.current_heads(conn)
-            state["before"] = before_heads
             state["dialect"] = conn.dialect.name
-            planned = list(plan(script, before_heads))
+            planned = preflight.check_database(project, script, before_heads, plan, check_rows=kind != "stamp")
+            state["before"] = before_heads
             state["planned"] = len(planned)
+            state["planned_ids"] = [getattr(getattr(s, "revision", None), "revision", "") for s in planned]
+            applied_before = _applied(script, before_heads)
+            checksums.verify(project, conn, script, applied_before)
             before = _snapshot(conn) if schema else None
             config.attributes["connection"] = conn
             config.attributes["nbmigrate.preview"] = preview
             try:
-                with serving(script), _runtime.recording():
+                with serving(script), _runtime.recording(), watch_commits(conn) as journal:
+                    state["journal"] = journal
                     run()
+            except BaseException:
+                try:  # where the failure left the database, read while the lock is still held
+                    state["heads_after"] = project.current_heads(conn)
+                except Exception:
+                    pass
+                raise
             finally:
                 config.attributes.pop("connection", None)
                 config.attributes.pop("nbmigrate.preview", None)
             after_heads = project.current_heads(conn)
             after = _snapshot(conn) if schema else None
             state["after"] = after_heads
+            checksums.record(project, conn, script, applied_before, _applied(script, after_heads))
             remaining = list(plan(script, after_heads)) if not _RELATIVE.search(target) else []
             return MigrationResult(
                 command=f"{kind} {target}",
@@ -670,6 +709,15 @@ def _migrate(
     result.sql = [project.redact(s) for s in capture.sql]
     result.output = _output(project, capture)
     result.warnings = _captured_warnings(project, capture)
+    ran = [step.revision for step in result.steps]
+    if kind != "stamp" and ran != state["planned_ids"]:
+        # Only SQLite can get here: another run took the write lock between nbmigrate's first
+        # look and Alembic's own reading of alembic_version (see nbmigrate.locks).
+        result.warnings.append(
+            f"Another run changed the database after this one first read it at {_fmt(result.heads_before)}: "
+            f"Alembic, reading {project.version_table} under the write lock, ran {', '.join(ran) or 'nothing'} "
+            f"instead of {', '.join(state['planned_ids']) or 'nothing'}."
+        )
     if not result.reached:
         result.note = (
             f"The database is at {_fmt(result.heads_after)}, not at {target!r} as asked: "
@@ -732,27 +780,80 @@ def _report_failure(
     capture: _runtime.Capture,
     error: BaseException,
 ) -> None:
-    """Raise a translated error; a failure while migrating becomes :class:`MigrationFailed`."""
-    if "before" not in state or (not capture.steps and not isinstance(error, KeyboardInterrupt)):
-        _raise_translated(project, error)
+    """Raise a translated error; a failure while migrating becomes :class:`MigrationFailed`.
+
+    What the database kept is not guessed from the dialect: the run's journal (see
+    :func:`nbmigrate.locks.watch_commits`) says which statements were committed, explicitly, by an
+    ``autocommit_block`` or by MySQL's implicit commit before DDL, and ``alembic_version`` is read back.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from .errors import LockTimeout
+
     interrupted = isinstance(error, KeyboardInterrupt)
+    if (
+        isinstance(error, OperationalError) and state.get("dialect") == "sqlite" and not capture.steps
+        and "database is locked" in str(error.orig)
+    ):
+        raise LockTimeout(
+            f"Gave up after {project.lock_timeout:g} s waiting for another connection writing to "
+            f"{project.display_url}. Nothing was run. Try again once it has finished, or wait longer: "
+            "`%config MigrateMagics.lock_timeout = 300` (or `project.lock_timeout`)."
+        ) from None
+    if "before" not in state or (not capture.steps and not interrupted):
+        _raise_translated(project, error)
     steps = [_step(project, kind, e) for e in capture.steps]
     failed = steps[-1] if steps else None
-    completed = steps[:-1]
-    statement = capture.failed_statement or getattr(error, "statement", None)
+    journal = state.get("journal")
+    statement = getattr(error, "statement", None) or getattr(error.__cause__, "statement", None)
+    if statement is None and journal is not None:
+        # The statement in flight when the run stopped, if the failed step had one (an error the
+        # run handled, like MySQL's DESCRIBE of a missing version table, is no such statement).
+        last = journal.statements[-1] if journal.statements else None
+        if last is not None and not last.ran and capture.steps and capture.steps[-1].sql[-1:] == [last.sql]:
+            statement = last.sql
+    elif statement is None:
+        statement = capture.failed_statement
     reason = "interrupted (KeyboardInterrupt)" if interrupted else _error_text(error)
-    heads_after: tuple[str, ...] | None
-    try:
-        with project.connection() as conn:
-            heads_after = project.current_heads(conn)
-    except Exception:
-        heads_after = None
+    heads_after: tuple[str, ...] | None = state.get("heads_after")
+    if heads_after is None:
+        try:
+            with project.connection() as conn:
+                heads_after = project.current_heads(conn)
+        except Exception:
+            heads_after = None
     before = state["before"]
     transactional = capture.transactional_ddl
-    rolled_back = bool(transactional) and heads_after is not None and set(heads_after) == set(before)
-    partial = []
-    if failed is not None and not rolled_back:
-        partial = [s for s in failed.sql if s != statement]
+    raw = [e.sql for e in capture.steps]
+    entries = journal.tail([sql for step_sql in raw for sql in step_sql]) if journal is not None else None
+    notes: list[str] = []
+    if entries is not None:
+        # Split the journal's verdicts back into the steps they belong to.
+        per_step, at = [], 0
+        for step_sql in raw:
+            per_step.append(entries[at : at + len(step_sql)])
+            at += len(step_sql)
+        kept_any = any(kept for step_entries in per_step for _, kept in step_entries)
+        rolled_back = not kept_any and heads_after is not None and set(heads_after) == set(before)
+        completed = [step for step, step_entries in zip(steps[:-1], per_step[:-1]) if all(k for _, k in step_entries)]
+        failed_entries = per_step[-1] if per_step else []
+        partial = [project.redact(sql) for sql, kept in failed_entries if kept]
+        undone = [project.redact(sql).strip() for sql, kept in failed_entries if not kept and sql != statement]
+        if not rolled_back and undone:
+            notes.append(
+                f"Statements of {failed.revision if failed else 'the run'} that ran but were rolled back "
+                f"with the failure: {'; '.join(undone)}"
+            )
+        if not rolled_back and transactional:
+            notes.append(
+                f"{state.get('dialect', '')} rolled back the failure's open transaction; what is listed as "
+                "completed or remaining had been committed before it (by an autocommit block or a commit "
+                "of the migration's own)."
+            )
+    else:  # the run used another connection (e.g. an env.py of its own): judge by the heads
+        rolled_back = bool(transactional) and heads_after is not None and set(heads_after) == set(before)
+        completed = [] if rolled_back else steps[:-1]
+        partial = [] if failed is None or rolled_back else [s for s in failed.sql if s != statement]
     report = FailureReport(
         command=f"{kind} {target}",
         database=project.display_url,
@@ -769,7 +870,7 @@ def _report_failure(
         partial_sql=partial,
         interrupted=interrupted,
         output=_output(project, capture),
-        warnings=_captured_warnings(project, capture),
+        warnings=[*notes, *_captured_warnings(project, capture)],
     )
     raise MigrationFailed(report.summary(), report) from None
 

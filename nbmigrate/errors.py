@@ -15,6 +15,8 @@ Anything else that escapes nbmigrate is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -96,9 +98,10 @@ def translate(exc: BaseException, redact: Callable[[str], str] = lambda s: s) ->
     if isinstance(exc, ArgumentError) and "URL" in str(exc):
         return ConnectionFailed(redact(f"{exc}. Use a URL like sqlite:///file.db."))
     if isinstance(exc, (SyntaxError, ImportError, NameError, KeyError)) and _from_revision_file(exc):
-        where = _revision_file_of(exc)
+        where = _revision_file_of(exc) or ""
+        what = "The project's env.py" if where.split(",")[0].replace("\\", "/").endswith("/env.py") else "A revision file"
         return RevisionProblem(
-            redact(f"A revision file does not load ({where}): {type(exc).__name__}: {exc}. Fix or remove the file.")
+            redact(f"{what} does not load ({where}): {type(exc).__name__}: {exc}. Fix or remove the file.")
         )
     return None
 
@@ -114,6 +117,12 @@ def _command_message(exc: Exception) -> str:
         return text + " Check `%migrate history` for the revisions this project has."
     if "Path doesn't exist" in text:
         return text + " Run `%migrate init` to create a project, or pass -c/--config."
+    if "does not provide a MetaData object" in text:
+        return text + (
+            " Give it your models' MetaData: nbmigrate's env.py reads "
+            "config.attributes['target_metadata'] (e.g. `project.config.attributes"
+            "['target_metadata'] = Base.metadata`); an env.py of your own sets target_metadata."
+        )
     return text
 
 
@@ -135,7 +144,18 @@ def _revision_file_of(exc: BaseException) -> str | None:
     found = None
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
-        if "versions" in name.replace("\\", "/").split("/"):
+        if _loaded_by_alembic(tb.tb_frame.f_globals, name):
             found = f"{name}, line {tb.tb_lineno}"
         tb = tb.tb_next
     return found
+
+
+def _loaded_by_alembic(module_globals: dict[str, Any], filename: str) -> bool:
+    """Whether code runs in a file Alembic imported (a revision file or env.py), not in a library.
+
+    Alembic imports those as modules named after the file (``0001_x.py`` becomes ``0001_x_py``),
+    which no installed package is. A folder called ``versions`` proves nothing: pyenv keeps every
+    Python, and so every library, under ``~/.pyenv/versions/``.
+    """
+    base = os.path.basename(filename)
+    return module_globals.get("__name__") == re.sub(r"\W", "_", base)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from traitlets import Bool, CFloat, Unicode
 
 from .errors import MigrationFailed, NbmigrateError
@@ -39,13 +39,18 @@ class MigrateMagics(Magics):
     # -- projects ----------------------------------------------------------------------
 
     def project_for(self, invocation: Invocation) -> Project:
-        """The kernel's project for a line's -c/-n/-x (one per distinct config, kept warm)."""
+        """The kernel's project for a line's -c/-n (one per config and section, kept warm).
+
+        ``-x`` belongs to one line, not to a project: the same project (its ``connect``ed database,
+        its warm revision map) runs the line with that line's ``-x`` values.
+        """
         config = invocation.config or ([self.config_file] if self.config_file else None)
         project = Project(config, name=invocation.name, x=invocation.x)
-        key = (str(project.ini_path.resolve()), str(project.toml_path.resolve()), project.name, project.x)
+        key = (str(project.ini_path.resolve()), str(project.toml_path.resolve()), project.name)
         known = self._projects.get(key)
         if known is None:
             self._projects[key] = known = project
+        known.x = tuple(invocation.x)
         known.lock_timeout = self.lock_timeout
         return known
 
@@ -67,7 +72,7 @@ class MigrateMagics(Magics):
         try:
             invocation = parse(line)
             raiseerr = raiseerr or invocation.raiseerr
-            with _Progress() as progress:
+            with _Progress(self.shell) as progress:
                 return dispatch(
                     invocation,
                     projects=self.project_for,
@@ -76,21 +81,22 @@ class MigrateMagics(Magics):
                     defaults={"schema": self.show_schema, "graph_engine": self.graph_engine},
                 )
         except NbmigrateError as exc:
-            if raiseerr:
-                raise
-            raise _usage_error(exc) from None
+            if not raiseerr:
+                raise _usage_error(exc) from None
+            error = exc
+        raise _real_error(error)
 
-    @cell_magic
-    def revision(self, line: str, cell: str) -> Any:
+    @line_cell_magic
+    def revision(self, line: str, cell: str | None = None) -> Any:
         """Turn this cell into an Alembic revision: ``%%revision -m "add column" [--apply]``."""
         from .cell import run_cell
 
         raiseerr = "--raiseerr" in line.split()
         try:
-            with _Progress() as progress:
+            with _Progress(self.shell) as progress:
                 return run_cell(
                     line,
-                    cell,
+                    cell or "",
                     projects=self.project_for,
                     namespace=self.shell.user_ns if self.shell is not None else {},
                     progress=progress,
@@ -98,9 +104,17 @@ class MigrateMagics(Magics):
                     defaults={"schema": self.show_schema},
                 )
         except NbmigrateError as exc:
-            if raiseerr:
-                raise
-            raise _usage_error(exc) from None
+            if not raiseerr:
+                raise _usage_error(exc) from None
+            error = exc
+        raise _real_error(error)
+
+
+def _real_error(exc: NbmigrateError) -> BaseException:
+    """What ``--raiseerr`` shows: the error Alembic, SQLAlchemy or a revision file raised, when
+    nbmigrate translated one (its traceback intact), else nbmigrate's own error."""
+    cause = exc.__cause__
+    return cause if cause is not None and not isinstance(cause, NbmigrateError) else exc
 
 
 def _usage_error(exc: NbmigrateError) -> UsageError:
@@ -123,11 +137,17 @@ def _cell_id(shell: Any) -> str | None:
 class _Progress:
     """Shows 'step n of N' while a multi-step migration runs, then removes itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, shell: Any = None) -> None:
         self.handle: Any = None
+        # A terminal's display publisher prints every update as a new line of text (and an
+        # HTML-only object as its repr): show progress only where a front end updates in place.
+        from IPython.core.displaypub import DisplayPublisher
+
+        publisher = getattr(shell, "display_pub", None)
+        self.enabled = publisher is not None and type(publisher) is not DisplayPublisher
 
     def __call__(self, n: int, total: int, text: str) -> None:
-        if total < 2:
+        if total < 2 or not self.enabled:
             return
         from IPython.display import HTML, display
 

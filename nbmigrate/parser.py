@@ -76,14 +76,15 @@ def _build() -> argparse.ArgumentParser:
     parser = cli.parser
     parser.prog = "%migrate"
     for p in [parser, *choices.values()]:
-        p.error = _error_for(p)  # type: ignore[method-assign]
+        p.error = _error_for(p, commands=p is parser)  # type: ignore[method-assign]
         p.exit = _exit  # type: ignore[method-assign, assignment]
     return parser
 
 
-def _error_for(parser: argparse.ArgumentParser) -> Callable[[str], None]:
+def _error_for(parser: argparse.ArgumentParser, *, commands: bool) -> Callable[[str], None]:
     def error(message: str) -> None:
-        if "invalid choice" in message:
+        # Only the top-level parser chooses a command; elsewhere it is an option's value.
+        if commands and "invalid choice" in message:
             raise BadArguments(_suggest(message))
         usage = parser.format_usage().strip().replace("usage: ", "")
         raise BadArguments(f"{message}. Usage: {usage}")
@@ -135,6 +136,7 @@ def parse(line: str) -> Invocation:
     parser = _parser()
     if not argv:
         return Invocation(command="help", help_text=parser.format_help())
+    argv, raiseerr = _take_raiseerr(argv, parser)
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
@@ -156,8 +158,37 @@ def parse(line: str) -> Invocation:
         config=options.config,
         name=options.name,
         x=options.x or [],
-        raiseerr=options.raiseerr,
+        raiseerr=options.raiseerr or raiseerr,
     )
+
+
+def _take_raiseerr(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], bool]:
+    """Accept ``--raiseerr`` after the command too (``%migrate upgrade head --raiseerr``).
+
+    Alembic only takes it before the command; in a notebook it is natural to add it at the end.
+    A ``--raiseerr`` that is the value of an option (``-m --raiseerr``) is left alone.
+    """
+    choices: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            choices = dict(action.choices)
+    takes_value = {
+        option
+        for p in [parser, *choices.values()]
+        for action in p._actions
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    kept: list[str] = []
+    found = command_seen = False
+    for token in argv:
+        value_of_option = bool(kept) and kept[-1] in takes_value
+        if token == "--raiseerr" and command_seen and not value_of_option:
+            found = True
+            continue
+        command_seen = command_seen or (token in choices and not value_of_option)
+        kept.append(token)
+    return kept, found
 
 
 def run_line(
@@ -188,7 +219,6 @@ def dispatch(
     defaults: Mapping[str, Any] | None = None,
 ) -> Any:
     """Run a parsed line on its project."""
-    from . import commands
     from .results import HelpResult
 
     if invocation.command == "help":
@@ -198,6 +228,24 @@ def dispatch(
             project = projects(invocation)
         else:
             project = Project(invocation.config, name=invocation.name, x=invocation.x)
+    result = _run(invocation, project, namespace=namespace, progress=progress, defaults=defaults)
+    # A clash in the revision files is repeated on every result until it is fixed.
+    warnings = getattr(result, "warnings", None)
+    if isinstance(warnings, list):
+        warnings.extend(p for p in project.script_problems if p not in warnings)
+    return result
+
+
+def _run(
+    invocation: Invocation,
+    project: Project,
+    *,
+    namespace: Mapping[str, Any] | None,
+    progress: Any,
+    defaults: Mapping[str, Any] | None,
+) -> Any:
+    from . import commands
+
     defaults = defaults or {}
     args = dict(invocation.arguments)
     name = invocation.command

@@ -90,6 +90,23 @@ class Project:
                 f"No Alembic project in {where} (no {self.ini_path.name}, no [tool.alembic] in "
                 f"{self.toml_path.name}). Run `%migrate init` to create one, or pass -c/--config."
             )
+        config = self.config
+        if not config.file_config.has_section(self.name) and not self._toml_configured():
+            sections = ", ".join(s for s in config.file_config.sections() if not s.startswith(("logger", "handler", "formatter", "post_write_hooks")))
+            raise ProjectNotFound(
+                f"{self.ini_path.name} has no [{self.name}] section (-n/--name picks the section); "
+                f"its sections: {sections or 'none'}."
+            )
+
+    def _toml_configured(self) -> bool:
+        return self.toml_path.is_file() and _toml_has_alembic(self.toml_path)
+
+    def _main_option(self, name: str, config: Config | None = None) -> str | None:
+        """An option of the config's section, or ``None`` when there is no such section (yet)."""
+        config = config or self.config
+        if not config.file_config.has_section(config.config_ini_section):
+            return None
+        return config.get_main_option(name)
 
     @property
     def config(self) -> Config:
@@ -107,10 +124,16 @@ class Project:
                 cmd_opts=Namespace(x=list(self.x) or None, raiseerr=False, quiet=False),
                 stdout=_CurrentStdout(),  # type: ignore[arg-type]
             )
+            if self._config is not None:
+                # What the user put there (e.g. ``attributes["target_metadata"]`` for autogenerate
+                # and ``check``) outlives an edit of alembic.ini.
+                config.attributes.update(
+                    (k, v) for k, v in self._config.attributes.items() if k != "connection"
+                )
             config.attributes["nbmigrate"] = True
             self._config = config
             self._config_key = key
-            self._remember(config.get_main_option("sqlalchemy.url") or "")
+            self._remember(self._main_option("sqlalchemy.url", config) or "")
             self._apply_override()
         return self._config
 
@@ -120,6 +143,7 @@ class Project:
 
         return Config(
             file_=str(self.ini_path),
+            toml_file=str(self.toml_path),  # the `pyproject` template writes [tool.alembic] there
             ini_section=self.name,
             stdout=_CurrentStdout(),  # type: ignore[arg-type]
         )
@@ -134,12 +158,17 @@ class Project:
         self._scripts.clear()
 
     @property
+    def script_problems(self) -> list[str]:
+        """What is wrong with the revision files as last loaded (e.g. a revision id defined twice)."""
+        return list(self._scripts.problems)
+
+    @property
     def version_table(self) -> str:
-        return self.config.get_main_option("version_table") or DEFAULT_VERSION_TABLE
+        return self._main_option("version_table") or DEFAULT_VERSION_TABLE
 
     @property
     def version_table_schema(self) -> str | None:
-        return self.config.get_main_option("version_table_schema") or None
+        return self._main_option("version_table_schema") or None
 
     # -- database ------------------------------------------------------------------------
 
@@ -161,7 +190,7 @@ class Project:
                 )
             try:
                 url = make_url(target)
-            except ArgumentError:
+            except (ArgumentError, ValueError):  # ValueError: a port that is not a number
                 raise BadArguments(
                     f"{self.redact(str(target))!r} is not a database URL (e.g. sqlite:///file.db, "
                     "postgresql+psycopg://user@host/db) nor a variable holding one."
@@ -175,8 +204,7 @@ class Project:
         """Go back to the database named in the project's config."""
         self._override = None
         self._dispose_engine()
-        if self._config is not None:
-            self._config = None
+        self._config_key = None  # rebuilt (keeping its attributes) without the in-memory URL
 
     @property
     def url(self) -> URL | None:
@@ -187,7 +215,7 @@ class Project:
             return self._override.engine.url
         if self._override is not None:
             return self._override
-        raw = self.config.get_main_option("sqlalchemy.url") if self.exists else None
+        raw = self._main_option("sqlalchemy.url") if self.exists else None
         if not raw:
             return None
         try:
@@ -231,11 +259,14 @@ class Project:
         if self._engine is None or self._engine_url != key:
             self._dispose_engine()
             try:
-                engine = create_engine(url)
+                engine = create_engine(sync_url(url), **_engine_options(url))
             except Exception as exc:
                 from .errors import translate
 
-                raise (translate(exc, self.redact) or exc) from None
+                mapped = translate(exc, self.redact)
+                if mapped is None or mapped is exc:
+                    raise
+                raise mapped from exc  # `--raiseerr` shows the original
             if engine.dialect.name == "sqlite":
                 transactional_sqlite(engine)
             self._engine, self._engine_url = engine, key
@@ -254,7 +285,10 @@ class Project:
         except Exception as exc:
             from .errors import translate
 
-            raise (translate(exc, self.redact) or exc) from None
+            mapped = translate(exc, self.redact)
+            if mapped is None or mapped is exc:
+                raise
+            raise mapped from exc  # `--raiseerr` shows the original
         try:
             yield conn
         finally:
@@ -342,6 +376,12 @@ class Project:
 
         return commands.revision(self, message, **options)
 
+    def revision_cell(self, cell: str, **options: Any) -> Any:
+        """Make a revision from a cell's code (see :func:`nbmigrate.cell.revision_cell`)."""
+        from .cell import revision_cell
+
+        return revision_cell(self, cell, **options)
+
     def merge(self, revisions: str | Sequence[str], **options: Any) -> Any:
         """Create a merge revision (see :func:`nbmigrate.commands.merge`)."""
         from . import commands
@@ -402,6 +442,19 @@ class Project:
 
         return commands.list_templates(self)
 
+    def graph(self, rev_range: str | None = None, **options: Any) -> Any:
+        """The revision graph widget with this database's state (see :func:`nbmigrate.commands.graph`)."""
+        from . import commands
+
+        self.require()
+        return commands.graph(self, rev_range, **options)
+
+    def schema(self, tables: Sequence[str] = (), db_schema: str | None = None) -> Any:
+        """A snapshot of the database's tables (see :func:`nbmigrate.commands.schema`)."""
+        from . import commands
+
+        return commands.schema(self, tables, db_schema)
+
     # -- internals -----------------------------------------------------------------------
 
     def _apply_override(self) -> None:
@@ -427,6 +480,48 @@ class Project:
         return f"<nbmigrate.Project {self.ini_path} database={self.display_url}>"
 
 
+def _engine_options(url: URL) -> dict[str, Any]:
+    """An in-memory SQLite database lives in one connection: keep that one for every command.
+
+    SQLAlchemy's default pool for it gives each thread its own connection, hence its own empty
+    database, and every command runs in a thread of its own (see :mod:`nbmigrate._runtime`).
+    """
+    from sqlalchemy.pool import StaticPool
+
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    return {}
+
+
+# The synchronous twin of each asyncio driver: nbmigrate reads the database (heads, schema,
+# locks) with plain blocking calls, while an async env.py still runs on its own async engine.
+_SYNC_DRIVERS = {
+    "aiosqlite": "pysqlite",
+    "asyncpg": "psycopg",
+    "psycopg_async": "psycopg",
+    "aiomysql": "pymysql",
+    "asyncmy": "pymysql",
+    "aioodbc": "pyodbc",
+}
+
+
+def sync_url(url: URL) -> URL:
+    """``url`` with a synchronous driver (``sqlite+aiosqlite`` → ``sqlite+pysqlite``, ...)."""
+    try:
+        is_async = bool(url.get_dialect().is_async)
+    except Exception:  # an unknown or missing driver: create_engine reports it
+        return url
+    if not is_async:
+        return url
+    driver = _SYNC_DRIVERS.get(url.get_driver_name())
+    if driver is None:
+        raise ConnectionFailed(
+            f"nbmigrate needs a synchronous driver for {url.get_backend_name()} (the URL uses the "
+            f"asyncio driver {url.get_driver_name()!r}): `%migrate connect` a URL with one."
+        )
+    return url.set(drivername=f"{url.get_backend_name()}+{driver}")
+
+
 def relative_path(path: str | os.PathLike[str]) -> str:
     """``path`` relative to the working directory when it is below it (stable in saved notebooks)."""
     try:
@@ -449,7 +544,8 @@ def transactional_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _explicit_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        begin = conn.info.get("nbmigrate.begin")  # under the migration lock: BEGIN IMMEDIATE (nbmigrate.locks)
+        begin(conn) if begin is not None else conn.exec_driver_sql("BEGIN")
 
 
 def _config_paths(
@@ -465,7 +561,12 @@ def _config_paths(
         names = [os.fspath(config)]
     else:
         names = [os.fspath(c) for c in config]
-    toml, ini = CommandLine._inis_from_config(None, Namespace(config=names))  # type: ignore[arg-type]
+    from alembic.util import CommandError
+
+    try:
+        toml, ini = CommandLine._inis_from_config(None, Namespace(config=names))  # type: ignore[arg-type]
+    except CommandError as exc:  # "only one ini file may be indicated", ...
+        raise BadArguments(f"{exc}: give -c/--config at most one ini file and one pyproject.toml.") from None
     base = directory or Path.cwd()
     return base / ini, base / toml
 

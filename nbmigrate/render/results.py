@@ -117,7 +117,8 @@ def _history_text(result: HistoryResult) -> str:
         if info.depends_on:
             extra.append(f"(depends on {', '.join(info.depends_on)})")
         state = f"{info.state:<8}" if info.state else ""
-        lines.append(f"{mark} {state}{_parents(info)} -> {info.revision} {' '.join(extra)}, {info.message}".rstrip())
+        marks = "".join(f" {e}" for e in extra)
+        lines.append(f"{mark} {state}{_parents(info)} -> {info.revision}{marks}, {info.message}".rstrip())
     if not result.revisions:
         lines.append("no revisions")
     return "\n".join(lines)
@@ -203,7 +204,8 @@ def _migration_text(result: MigrationResult) -> str:
     if result.preview:
         lines.append(f"rolled back: the database is still at {_heads(result.heads_before)}")
     for s in result.steps:
-        lines.append(f"  {s.direction} {_arrow(s)}, {s.message}  [{s.duration * 1000:.0f} ms]")
+        message = f", {s.message}" if s.message else ""
+        lines.append(f"  {s.direction} {_arrow(s)}{message}  [{s.duration * 1000:.0f} ms]")
     if not result.steps:
         lines.append("  nothing to do: the database is already there")
     lines.append(f"was at {_heads(result.heads_before)}; now at {_heads(result.heads_after)}")
@@ -221,7 +223,9 @@ def _heads(heads: Sequence[str] | None) -> str:
 def failure_summary(report: FailureReport) -> str:
     """The failure as one paragraph: what failed, the database's error, and the exact state now."""
     what = "was interrupted" if report.interrupted else "failed"
-    where = f" in revision {report.revision} ({report.message})" if report.revision else ""
+    where = f" in revision {report.revision}" if report.revision else ""
+    if report.revision and report.message:
+        where += f" ({report.message})"
     lines = [f"{report.command} {what}{where}: {report.error}"]
     if report.statement:
         lines.append(f"Statement: {report.statement.strip()}")

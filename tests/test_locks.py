@@ -1,0 +1,393 @@
+"""The migration lock: concurrent runs (real processes) apply each revision exactly once.
+
+Each revision inserts a row naming itself into ``applied`` and sleeps, so a revision applied
+twice shows as two rows. Two processes start upgrading the same database at the same moment
+(a barrier file), through nbmigrate or through the ``alembic`` command line running nbmigrate's
+``env.py``; afterwards every revision has one row, ``alembic_version`` is at head, and the run
+that waited says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import nbmigrate
+from nbmigrate.locks import database_lock
+
+SLEEP = 0.3
+
+# The first revision also waits until both processes are past the barrier, so they overlap
+# however slowly the machine starts them.
+CREATE_APPLIED = """\
+op.create_table("applied", sa.Column("rev", sa.String(10)))
+op.execute("INSERT INTO applied (rev) VALUES ('0001')")
+import os, time
+deadline = time.monotonic() + 10
+while not all(os.path.exists(f"child{{n}}.started") for n in (0, 1)) and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep({sleep})"""
+INSERT_APPLIED = """\
+op.execute("INSERT INTO applied (rev) VALUES ('{rev}')")
+import time; time.sleep({sleep})"""
+
+# Runs in a child process: wait for the barrier, then upgrade; print what happened as JSON.
+NBMIGRATE_CHILD = """\
+import json, os, sys, time
+import nbmigrate
+project = nbmigrate.Project()
+project.lock_timeout = 30
+open(sys.argv[1] + ".ready", "w").close()
+while not os.path.exists("go"):
+    time.sleep(0.005)
+open(sys.argv[1] + ".started", "w").close()
+result = project.upgrade("head", schema=False)
+print(json.dumps({"steps": [s.revision for s in result.steps], "warnings": result.warnings,
+                  "heads": list(result.heads_after)}))
+"""
+ALEMBIC_CHILD = """\
+import os, sys, time
+from alembic.config import main
+open(sys.argv[1] + ".ready", "w").close()
+while not os.path.exists("go"):
+    time.sleep(0.005)
+open(sys.argv[1] + ".started", "w").close()
+main(argv=["upgrade", "head"])
+"""
+
+
+def write_revision(project: nbmigrate.Project, rev_id: str, upgrade: str, downgrade: str = "pass") -> Path:
+    """Create revision ``rev_id`` and put ``upgrade``/``downgrade`` code into its functions."""
+    path = Path(project.revision(f"rev {rev_id}", rev_id=rev_id).path)
+    source = path.read_text()
+    source = source.replace('    """Upgrade schema."""\n    pass', '    """Upgrade schema."""\n' + textwrap.indent(upgrade, "    "))
+    source = source.replace('    """Downgrade schema."""\n    pass', '    """Downgrade schema."""\n' + textwrap.indent(downgrade, "    "))
+    path.write_text(source)
+    return path
+
+
+def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, revisions: int = 2) -> nbmigrate.Project:
+    """A project in ``tmp_path`` whose alembic.ini names ``url``, with the row-inserting revisions."""
+    monkeypatch.chdir(tmp_path)
+    project = nbmigrate.Project()
+    project.init("migrations")
+    ini = tmp_path / "alembic.ini"
+    lines = [
+        f"sqlalchemy.url = {url.replace('%', '%%')}" if line.startswith("sqlalchemy.url") else line
+        for line in ini.read_text().splitlines()
+    ]
+    ini.write_text("\n".join(lines) + "\n")
+    write_revision(project, "0001", CREATE_APPLIED.format(sleep=SLEEP), 'op.drop_table("applied")')
+    for n in range(2, revisions + 1):
+        write_revision(project, f"{n:04d}", INSERT_APPLIED.format(rev=f"{n:04d}", sleep=SLEEP))
+    return project
+
+
+def rows_and_version(url: str) -> tuple[list[str], list[str]]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = sorted(r for (r,) in conn.execute(sa.text("SELECT rev FROM applied")))
+            version = [v for (v,) in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+        return rows, version
+    finally:
+        engine.dispose()
+
+
+def run_together(tmp_path: Path, children: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Start a process per script, release them at once when all are ready, wait for all."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs = []
+    for n, source in enumerate(children):
+        script = tmp_path / f"child{n}.py"
+        script.write_text(source)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(script), str(tmp_path / f"child{n}")],
+                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        )
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"child{n}.ready").exists() for n in range(len(children))):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    for result in results:
+        assert result.returncode == 0, result.stderr
+    return results
+
+
+def real_shell() -> Any:
+    """The test IPython shell, with nbmigrate loaded.
+
+    Built like ``globalipapp.start_ipython`` builds it, without calling it: that function answers
+    only its first caller (later ones get ``None``), and other test modules call it.
+    """
+    from IPython.terminal.interactiveshell import TerminalInteractiveShell
+    from IPython.testing import tools
+
+    if not TerminalInteractiveShell.initialized():
+        config = tools.default_config()
+        config.TerminalInteractiveShell.simple_prompt = True
+        TerminalInteractiveShell.instance(config=config)
+    shell = TerminalInteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbmigrate")
+    return shell
+
+
+# -- real concurrent processes ------------------------------------------------------------------
+
+
+def test_two_kernels_apply_each_revision_once(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_project(tmp_path, monkeypatch, db_url, revisions=3)
+
+    first, second = run_together(tmp_path, [NBMIGRATE_CHILD, NBMIGRATE_CHILD])
+
+    assert rows_and_version(db_url) == (["0001", "0002", "0003"], ["0003"])
+    reports = [json.loads(r.stdout.strip().splitlines()[-1]) for r in (first, second)]
+    assert sorted(step for r in reports for step in r["steps"]) == ["0001", "0002", "0003"]
+    assert all(r["heads"] == ["0003"] for r in reports)
+    waited = [r for r in reports if any("Waited" in w for w in r["warnings"])]
+    assert len(waited) == 1, reports
+    assert "is migrating this database" in waited[0]["warnings"][0]
+    # The one that waited started from what the other left: here, nothing left to do.
+    assert waited[0]["steps"] == []
+    # It announced the wait while waiting (the default notice goes to stderr).
+    assert "Waiting for the migration lock" in (first.stderr + second.stderr)
+
+
+def test_kernel_and_alembic_command_line_apply_each_revision_once(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_project(tmp_path, monkeypatch, db_url)
+
+    kernel, cli = run_together(tmp_path, [NBMIGRATE_CHILD, ALEMBIC_CHILD])
+
+    assert rows_and_version(db_url) == (["0001", "0002"], ["0002"])
+    report = json.loads(kernel.stdout.strip().splitlines()[-1])
+    cli_ran = cli.stderr.count("Running upgrade")
+    assert len(report["steps"]) + cli_ran == 2, (report, cli.stderr)
+    # Exactly one of them waited for the other, and said so.
+    kernel_waited = any(w.startswith("Waited") for w in report["warnings"])
+    cli_waited = "nbmigrate: Waiting for the migration lock" in cli.stderr
+    assert kernel_waited != cli_waited, (report, cli.stderr)
+
+
+# -- waiting, timing out, releasing -------------------------------------------------------------
+
+
+class Holder:
+    """Holds the migration lock from another connection (in a thread) until released."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        self.taken = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self._hold, daemon=True)
+
+    def _hold(self) -> None:
+        if self.url.startswith("sqlite"):  # another writer: SQLite's write lock is the migration lock
+            writer = sqlite3.connect(sa.make_url(self.url).database, isolation_level=None)
+            writer.execute("BEGIN IMMEDIATE")
+            self.taken.set()
+            self.release.wait(10)
+            writer.execute("ROLLBACK")
+            writer.close()
+            return
+        with self.engine.connect() as conn, database_lock(conn, timeout=5):
+            self.taken.set()
+            self.release.wait(10)
+
+    def __enter__(self) -> Holder:
+        self.thread.start()
+        assert self.taken.wait(10)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release.set()
+        self.thread.join(10)
+        self.engine.dispose()
+
+
+class Notices:
+    """A progress callback that also takes notices, as the magics' progress display does."""
+
+    def __init__(self) -> None:
+        self.notices: list[str] = []
+
+    def __call__(self, n: int, total: int, text: str) -> None:
+        pass
+
+    def notify(self, text: str) -> None:
+        self.notices.append(text)
+
+
+def quick_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> nbmigrate.Project:
+    monkeypatch.chdir(tmp_path)
+    project = nbmigrate.Project()
+    project.init("migrations")
+    project.connect(url)
+    write_revision(project, "0001", 'op.create_table("t", sa.Column("id", sa.Integer))', 'op.drop_table("t")')
+    return project
+
+
+def test_a_run_that_waits_says_so_and_for_what(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = quick_project(tmp_path, monkeypatch, db_url)
+    notices = Notices()
+    holder = Holder(db_url)
+    with holder:
+        threading.Timer(0.4, holder.release.set).start()
+        result = project.upgrade("head", progress=notices)
+    assert result.heads_after == ("0001",)
+    assert len(notices.notices) == 1
+    assert notices.notices[0].startswith("Waiting for the migration lock on ")
+    assert project.display_url in notices.notices[0]
+    waited = [w for w in result.warnings if w.startswith("Waited")]
+    assert len(waited) == 1 and "is migrating this database" in waited[0]
+    assert "Waited" in str(result) and "Waited" in result._repr_html_()
+
+
+def test_no_wait_no_warning(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = quick_project(tmp_path, monkeypatch, db_url)
+    notices = Notices()
+    result = project.upgrade("head", progress=notices)
+    assert notices.notices == [] and not [w for w in result.warnings if "Waited" in w]
+
+
+def test_timeout_ends_with_lock_timeout_and_runs_nothing(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = quick_project(tmp_path, monkeypatch, db_url)
+    project.lock_timeout = 0.3
+    with Holder(db_url):
+        started = time.monotonic()
+        with pytest.raises(nbmigrate.LockTimeout) as caught:
+            project.upgrade("head", progress=Notices())
+        assert time.monotonic() - started < 3
+    message = str(caught.value)
+    assert message.startswith("Gave up after 0 s waiting for the migration lock on ")
+    assert "Nothing was run" in message and "lock_timeout" in message
+    assert not sa.inspect(sa.create_engine(db_url, poolclass=sa.pool.NullPool)).has_table("t")
+    # Once the other run is gone, the same project migrates.
+    project.lock_timeout = 5
+    assert project.upgrade("head").heads_after == ("0001",)
+
+
+def test_timeout_through_the_magic_is_one_line(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from IPython.core.error import UsageError
+
+    quick_project(tmp_path, monkeypatch, db_url)
+    ip = real_shell()
+    magics = ip.magics_manager.registry["MigrateMagics"]
+    magics._projects.clear()
+    ip.user_ns["dburl"] = db_url
+    ip.run_line_magic("migrate", "connect dburl")
+    magics.lock_timeout = 0.2
+    try:
+        with Holder(db_url), pytest.raises(UsageError) as caught:
+            ip.run_line_magic("migrate", "upgrade head")
+        assert type(caught.value) is UsageError
+        assert "waiting for the migration lock" in str(caught.value)
+    finally:
+        magics.lock_timeout = 60.0
+        for project in magics._projects.values():
+            project._dispose_engine()
+        magics._projects.clear()
+
+
+def test_lock_is_released_after_a_failed_run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = quick_project(tmp_path, monkeypatch, db_url)
+    write_revision(project, "0002", 'op.execute("SELECT * FROM no_such_table")')
+    with pytest.raises(nbmigrate.MigrationFailed):
+        project.upgrade("head")
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn, database_lock(conn, timeout=0):
+        pass  # taken at once: the failed run let go
+    engine.dispose()
+
+
+def test_the_lock_is_re_entrant_in_one_thread(db_url: str) -> None:
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as a, engine.connect() as b, database_lock(a, timeout=0), database_lock(b, timeout=0):
+        pass
+    engine.dispose()
+
+
+def test_postgresql_lock_inside_a_callers_transaction_commits_nothing(pg_url: str) -> None:
+    engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE mine (x int)"))
+        conn.execute(sa.text("INSERT INTO mine VALUES (1)"))
+        with database_lock(conn, timeout=0):
+            assert conn.in_transaction()
+        conn.rollback()
+        assert not sa.inspect(conn).has_table("mine")
+    engine.dispose()
+
+
+def test_version_tables_have_locks_of_their_own(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite has one write lock per file")
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    done = threading.Event()
+
+    def other() -> None:
+        with engine.connect() as conn, database_lock(conn, version_table="other_version", timeout=0):
+            done.set()
+
+    with engine.connect() as conn, database_lock(conn, timeout=0):
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(5)
+    assert done.is_set()
+    engine.dispose()
+
+
+def test_sqlite_run_another_slips_in_front_of_waits_and_says_so(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer takes SQLite's write lock after nbmigrate read the heads: the run's own
+    transaction waits for it (announced), then finds its work done and says the plan changed."""
+    from nbmigrate import checksums
+
+    project = quick_project(tmp_path, monkeypatch, sqlite_url)
+    path = sa.make_url(sqlite_url).database
+    verify = checksums.verify
+
+    def slip_in(*args: Any, **kwargs: Any) -> Any:
+        writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        writer.execute("INSERT INTO alembic_version VALUES ('0001')")
+        writer.execute("CREATE TABLE t (id INTEGER)")
+        threading.Timer(0.3, lambda: (writer.execute("COMMIT"), writer.close())).start()
+        return verify(*args, **kwargs)
+
+    monkeypatch.setattr(checksums, "verify", slip_in)
+    notices = Notices()
+    result = project.upgrade("head", progress=notices)
+    assert result.steps == [] and result.heads_after == ("0001",)
+    assert [n for n in notices.notices if n.startswith("Waiting for the migration lock")]
+    assert [w for w in result.warnings if w.startswith("Waited")]
+    changed = [w for w in result.warnings if w.startswith("Another run changed the database")]
+    assert changed == [
+        "Another run changed the database after this one first read it at base (no revision): Alembic, "
+        "reading alembic_version under the write lock, ran nothing instead of 0001."
+    ]

@@ -270,23 +270,13 @@ window.ready = true;
 </script>"""
 
 
-def _chromium(playwright: Any) -> Any:
-    import shutil
-
-    try:
-        return playwright.chromium.launch()
-    except Exception:  # no bundled browser: try a system Chromium
-        path = shutil.which("chromium") or shutil.which("chromium-browser")
-        if path is None:
-            pytest.skip("no Chromium for Playwright")
-        return playwright.chromium.launch(executable_path=path)
-
-
 @pytest.mark.browser
 def test_front_end_in_a_real_browser(harness: Harness) -> None:
     import json
 
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from browser_support import chromium, require_browser
+
+    require_browser()
     harness.current = ("0002",)
     w = harness.widget()
 
@@ -305,8 +295,7 @@ def test_front_end_in_a_real_browser(harness: Harness) -> None:
 
     state = {name: getattr(w, name) for name in SYNCED}
     html = PAGE % {"css": w._css, "state": json.dumps(state), "esm": json.dumps(w._esm)}
-    with sync_api.sync_playwright() as p:
-        browser = _chromium(p)
+    with chromium() as browser:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

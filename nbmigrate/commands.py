@@ -10,11 +10,12 @@ where the database is and what changed. Read-only commands (``current``, ``heads
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -542,6 +543,8 @@ def upgrade(
     """Upgrade to a later version."""
     import alembic.command
 
+    if sql and preview:
+        raise BadArguments("--preview runs the migration and rolls it back; --sql only writes its SQL. Pick one.")
     if sql:
         return _offline(project, f"upgrade {revision} --sql", lambda: alembic.command.upgrade(project.config, revision, sql=True, tag=tag))
     if ":" in revision:
@@ -567,6 +570,8 @@ def downgrade(
     """Revert to a previous version."""
     import alembic.command
 
+    if sql and preview:
+        raise BadArguments("--preview runs the migration and rolls it back; --sql only writes its SQL. Pick one.")
     if sql:
         if ":" not in revision:
             raise BadArguments("downgrade --sql needs a range <fromrev>:<torev>, e.g. `downgrade head:base --sql`.")
@@ -647,6 +652,8 @@ def _migrate(
 
     targets = tuple(target.split()) if kind == "stamp" else (target,)
     script, _ = _call(project, lambda: preflight.check_files(project, targets))
+    if preview:
+        _check_preview(project, script, kind)
     config = project.config
     state: dict[str, Any] = {}
 
@@ -660,14 +667,19 @@ def _migrate(
             state["planned_ids"] = [getattr(getattr(s, "revision", None), "revision", "") for s in planned]
             applied_before = _applied(script, before_heads)
             checksums.verify(project, conn, script, applied_before)
-            before = _snapshot(conn) if schema else None
+            before = _snapshot(conn) if schema or preview else None
             config.attributes["connection"] = conn
             config.attributes["nbmigrate.preview"] = preview
+            # --preview: one outer transaction around the whole run. Alembic sees a transaction
+            # it did not begin, so it commits nothing; nbmigrate rolls it back afterwards.
+            outer = conn.begin() if preview else None
             try:
-                with serving(script), _runtime.recording(), watch_commits(conn) as journal:
+                with serving(script), _runtime.recording(), watch_commits(conn) as journal, _no_autocommit(preview):
                     state["journal"] = journal
                     run()
             except BaseException:
+                if outer is not None and outer.is_active:
+                    outer.rollback()
                 try:  # where the failure left the database, read while the lock is still held
                     state["heads_after"] = project.current_heads(conn)
                 except Exception:
@@ -676,12 +688,18 @@ def _migrate(
             finally:
                 config.attributes.pop("connection", None)
                 config.attributes.pop("nbmigrate.preview", None)
-            after_heads = project.current_heads(conn)
-            after = _snapshot(conn) if schema else None
+            after_heads = project.current_heads(conn, end_transaction=not preview)
+            after = _snapshot(conn, end_transaction=not preview) if schema or preview else None
             state["after"] = after_heads
-            checksums.record(project, conn, script, applied_before, _applied(script, after_heads))
+            note = ""
+            if outer is not None:
+                outer.rollback()
+                note = _prove_rolled_back(project, conn, before_heads, before)
+            else:
+                checksums.record(project, conn, script, applied_before, _applied(script, after_heads))
             remaining = list(plan(script, after_heads)) if not _RELATIVE.search(target) else []
             return MigrationResult(
+                note=note,
                 command=f"{kind} {target}",
                 target=target,
                 database=project.display_url,
@@ -718,7 +736,7 @@ def _migrate(
             f"Alembic, reading {project.version_table} under the write lock, ran {', '.join(ran) or 'nothing'} "
             f"instead of {', '.join(state['planned_ids']) or 'nothing'}."
         )
-    if not result.reached:
+    if not result.reached and not result.preview:
         result.note = (
             f"The database is at {_fmt(result.heads_after)}, not at {target!r} as asked: "
             "check that env.py uses the connection nbmigrate passes (config.attributes['connection'])."
@@ -726,16 +744,74 @@ def _migrate(
     return result
 
 
-def _snapshot(conn: Connection) -> Any:
-    try:
-        from .schema import snapshot
-    except ImportError:  # pragma: no cover - schema is part of the package
-        return None
+def _snapshot(conn: Connection, *, end_transaction: bool = True) -> Any:
+    from .schema import snapshot
+
     try:
         return snapshot(conn)
     finally:
-        if conn.in_transaction():
+        if end_transaction and conn.in_transaction():
             conn.rollback()
+
+
+# Databases whose DDL commits on its own: nothing there can be previewed and rolled back.
+_NO_TRANSACTIONAL_DDL = {"mysql", "mariadb", "oracle"}
+
+
+def _check_preview(project: Project, script: ScriptDirectory, kind: str) -> None:
+    """Refuse ``--preview`` where a rollback could not undo the run."""
+    url = project.url
+    backend = url.get_backend_name() if url is not None else ""
+    if backend in _NO_TRANSACTIONAL_DDL:
+        raise BadArguments(
+            f"--preview cannot work on {backend}: it commits every DDL statement at once, so nothing "
+            f"could be rolled back. Use `%migrate {kind} ... --sql` to see the SQL without running it."
+        )
+    env_py = Path(script.env_py_location)
+    source = env_py.read_text(encoding="utf-8") if env_py.is_file() else ""
+    if 'attributes.get("connection")' not in source and "attributes['connection']" not in source and 'attributes["connection"]' not in source:
+        raise BadArguments(
+            f"--preview needs an env.py that runs on the connection nbmigrate passes "
+            f"(config.attributes['connection']); {relative_path(env_py)} opens its own, so a preview "
+            "could not be rolled back. Use --sql instead, or use nbmigrate's env.py."
+        )
+
+
+@contextlib.contextmanager
+def _no_autocommit(preview: bool) -> Iterator[None]:
+    """During a preview, refuse a migration that commits on its own (``autocommit_block``)."""
+    if not preview:
+        yield
+        return
+    from alembic.runtime.migration import MigrationContext
+
+    real = MigrationContext.autocommit_block
+
+    @contextlib.contextmanager
+    def refuse(self: Any) -> Iterator[None]:
+        raise BadArguments(
+            "This migration commits on its own (autocommit_block), so a preview could not be "
+            "rolled back; nothing was changed. Use --sql to see its SQL."
+        )
+        yield  # pragma: no cover
+
+    MigrationContext.autocommit_block = refuse  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        MigrationContext.autocommit_block = real  # type: ignore[method-assign]
+
+
+def _prove_rolled_back(project: Project, conn: Connection, heads: tuple[str, ...], before: Any) -> str:
+    """Read the database again after a preview's rollback and say what proves it is untouched."""
+    now = project.current_heads(conn)
+    same_schema = before is None or not _diff(before, _snapshot(conn))
+    if tuple(now) != tuple(heads) or not same_schema:
+        return (
+            f"The rollback did not restore the database: it is at {_fmt(now)} (was {_fmt(heads)}). "
+            "Check the schema with `%migrate schema`."
+        )
+    return f"Rolled back and checked: the database is still at {_fmt(heads)} with its schema unchanged."
 
 
 def _diff(before: Any, after: Any) -> Any:
@@ -790,6 +866,8 @@ def _report_failure(
 
     from .errors import LockTimeout
 
+    if isinstance(error, BadArguments):
+        raise error  # nbmigrate refused (e.g. a preview meeting autocommit_block): already rolled back
     interrupted = isinstance(error, KeyboardInterrupt)
     if (
         isinstance(error, OperationalError) and state.get("dialect") == "sqlite" and not capture.steps

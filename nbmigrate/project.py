@@ -294,8 +294,13 @@ class Project:
         finally:
             conn.close()
 
-    def current_heads(self, conn: Connection) -> tuple[str, ...]:
-        """The revisions recorded in the version table (empty when it does not exist yet)."""
+    def current_heads(self, conn: Connection, *, end_transaction: bool = True) -> tuple[str, ...]:
+        """The revisions recorded in the version table (empty when it does not exist yet).
+
+        The read's own transaction is ended so Alembic later sees a connection outside any
+        transaction; ``end_transaction=False`` reads inside a transaction that must go on
+        (a ``--preview``).
+        """
         from alembic.runtime.migration import MigrationContext
 
         context = MigrationContext.configure(
@@ -305,7 +310,7 @@ class Project:
         try:
             return tuple(context.get_current_heads())
         finally:
-            if conn.in_transaction():
+            if end_transaction and conn.in_transaction():
                 conn.rollback()
 
     # -- secrets -------------------------------------------------------------------------

@@ -159,7 +159,8 @@ def _migration_html(result: MigrationResult) -> str:
     meta = f"{result.database} · {result.dialect} · {_ddl_text(result.transactional_ddl)}"
     parts = [title(f"{verb}{result.command}", meta=meta)]
     if result.preview:
-        parts.append(f'<div class="nbm-warn">Rolled back: the database is still at {esc(_heads(result.heads_before))}.</div>')
+        proof = result.note or f"Rolled back: the database is still at {_heads(result.heads_before)}."
+        parts.append(f'<div class="nbm-warn">{esc(proof)}</div>')
     if result.steps:
         rows = [
             [esc(s.direction), f"<code>{esc(_arrow(s))}</code>", esc(s.message), esc(f"{s.duration * 1000:.0f} ms")]
@@ -168,9 +169,12 @@ def _migration_html(result: MigrationResult) -> str:
         parts.append(table(["step", "from → to", "message", "time"], rows))
     else:
         parts.append("<div>Nothing to do: the database is already there.</div>")
-    state = span(f"now at {_heads(result.heads_after)}", "nbm-ok" if result.reached else "nbm-warn")
-    parts.append(f"<div>was at {esc(_heads(result.heads_before))} · {state}</div>")
-    if result.note:
+    if result.preview:
+        parts.append(f"<div>would move {esc(_heads(result.heads_before))} → {esc(_heads(result.heads_after))}</div>")
+    else:
+        state = span(f"now at {_heads(result.heads_after)}", "nbm-ok" if result.reached else "nbm-warn")
+        parts.append(f"<div>was at {esc(_heads(result.heads_before))} · {state}</div>")
+    if result.note and not result.preview:
         parts.append(f'<div class="nbm-warn">⚠ {esc(result.note)}</div>')
     if result.sql:
         parts.append(details(f"SQL ({len(result.sql)} statements)", code(";\n\n".join(result.sql) + ";")))
@@ -202,14 +206,17 @@ def _migration_text(result: MigrationResult) -> str:
     verb = "Preview of " if result.preview else ""
     lines = [f"{verb}{result.command}  ({result.database}, {result.dialect}, {_ddl_text(result.transactional_ddl)})"]
     if result.preview:
-        lines.append(f"rolled back: the database is still at {_heads(result.heads_before)}")
+        lines.append(result.note or f"Rolled back: the database is still at {_heads(result.heads_before)}.")
     for s in result.steps:
         message = f", {s.message}" if s.message else ""
         lines.append(f"  {s.direction} {_arrow(s)}{message}  [{s.duration * 1000:.0f} ms]")
     if not result.steps:
         lines.append("  nothing to do: the database is already there")
-    lines.append(f"was at {_heads(result.heads_before)}; now at {_heads(result.heads_after)}")
-    if result.note:
+    if result.preview:
+        lines.append(f"would move {_heads(result.heads_before)} -> {_heads(result.heads_after)}")
+    else:
+        lines.append(f"was at {_heads(result.heads_before)}; now at {_heads(result.heads_after)}")
+    if result.note and not result.preview:
         lines.append(f"warning: {result.note}")
     return "\n".join(lines) + _diff_text(result)
 

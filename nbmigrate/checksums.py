@@ -33,6 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .schema import CHECKSUM_TABLE
+
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from sqlalchemy import Table
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
     from .project import Project
 
-TABLE = "nbmigrate_checksums"
+TABLE = CHECKSUM_TABLE
 OPTION = "nbmigrate.checksums"
 
 

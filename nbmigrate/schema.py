@@ -390,6 +390,9 @@ def _version_rows(conn: Connection, name: str, schema: str | None) -> tuple[str,
     return tuple(sorted(str(row[pos]) for row in result))
 
 
+CHECKSUM_TABLE = "nbmigrate_checksums"
+
+
 def snapshot(
     bind: Bind,
     *,
@@ -404,12 +407,15 @@ def snapshot(
         insp = sa.inspect(conn)
         dialect = conn.dialect
         available = insp.get_table_names(schema=schema)
+        # Migration bookkeeping is not part of the user's schema: the version table is shown
+        # apart, and nbmigrate's own checksum table (see nbmigrate.checksums) not at all.
+        hidden = {version_table, CHECKSUM_TABLE}
         if requested is None:
-            names = sorted(n for n in available if n != version_table)
+            names = sorted(n for n in available if n not in hidden)
         else:
             present = set(available)
             # Names that do not exist are left out, so a before/after pair can show a table appear.
-            names = sorted(n for n in requested if n in present and n != version_table)
+            names = sorted(n for n in requested if n in present and n not in hidden)
         # Bulk calls: unfiltered for the whole schema (one query per kind on PostgreSQL); filtered
         # with ``tables=`` so the cost stays bounded. Like MetaData.reflect, a filter covering most
         # of a large schema is dropped because the unfiltered query is faster.

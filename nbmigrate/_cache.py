@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,10 +184,11 @@ def _linear_map_class() -> type[RevisionMap]:
             walks = self._nbm_state().walks
             found = walks.get(key)
             if found is None:
-                found = list(super().iterate_revisions(upper, lower, *args, **kwargs))
-                if len(walks) >= 16:
-                    walks.clear()
-                walks[key] = found
+                found, warned = _warning_aware(lambda: list(super(LinearRevisionMap, self).iterate_revisions(upper, lower, *args, **kwargs)))
+                if not warned:  # a walk that warns ("downgrade -1 from multiple heads") warns every time
+                    if len(walks) >= 16:
+                        walks.clear()
+                    walks[key] = found
             yield from found
 
         def _topological_sort(self, revisions: Any, heads: Any) -> list[str]:
@@ -203,6 +206,24 @@ def _linear_map_class() -> type[RevisionMap]:
 
     LinearRevisionMap.__name__ = LinearRevisionMap.__qualname__ = "LinearRevisionMap"
     return LinearRevisionMap
+
+
+def _warning_aware(fn: Callable[[], Any]) -> tuple[Any, bool]:
+    """``fn()``, and whether it warned; its warnings (also when it raises) pass on as Alembic raised them."""
+    seen: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                value = fn()
+            finally:
+                seen = list(caught)
+    finally:
+        for w in seen:
+            module = next((m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == w.filename), None)
+            registry = module.__dict__.setdefault("__warningregistry__", {}) if module is not None else None
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, registry=registry)
+    return value, bool(seen)
 
 
 class _Links:

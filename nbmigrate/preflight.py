@@ -73,10 +73,20 @@ def check_database(
             return list(plan(script, tuple(heads)))
         except Exception as exc:
             mapped = translate(exc, project.redact)
+            if mapped is None and _alembic_refused(exc):
+                mapped = RevisionProblem("The target names no revision. Check `%migrate history` for the revisions this project has.")
             if mapped is None:
                 raise
             problems.append(str(mapped))
     raise _problem(problems, "Pre-flight found")
+
+
+def _alembic_refused(exc: Exception) -> bool:
+    """An ``assert`` of Alembic's revision map on what it was given (e.g. an id of ``a@``)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return isinstance(exc, AssertionError) and bool(frames) and frames[-1].filename.endswith(
+        os.path.join("alembic", "script", "revision.py")
+    )
 
 
 def _row_problems(project: Project, script: ScriptDirectory, heads: Sequence[str]) -> list[str]:
@@ -227,12 +237,16 @@ def _ancestors(script: ScriptDirectory, rev_id: str) -> set[str]:
 
 def _unresolved(script: ScriptDirectory, target: str, project: Project) -> str | None:
     """Why ``target`` names no revision, or ``None`` (relative targets wait for the database's heads)."""
-    if not target or target in ("base", "heads") or _RELATIVE.search(target) or "current" in target:
+    if not target.strip():
+        return "An empty revision names nothing: give one, e.g. `head`, `base`, `-1` or an id from `%migrate history`."
+    if target in ("base", "heads") or _RELATIVE.search(target) or "current" in target:
         return None
     try:
         script.revision_map.get_revisions(target)
     except Exception as exc:
         mapped = translate(exc, project.redact)
+        if mapped is None and _alembic_refused(exc):
+            return f"{target!r} names no revision. Check `%migrate history` for the revisions this project has."
         if mapped is None:
             raise
         return str(mapped)

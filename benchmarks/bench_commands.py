@@ -236,7 +236,6 @@ def _cli(root: Path, verb: str) -> None:
 
 def _cold(root: Path, verb: str) -> None:
     """An in-process ``alembic.command`` call as a script would make it: new Config, new ScriptDirectory."""
-    import logging
 
     from alembic import command
     from alembic.config import Config

@@ -13,6 +13,8 @@ import os
 import uuid
 from collections.abc import Iterator
 
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
 
@@ -80,3 +82,23 @@ def db_url(request, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'test.db'}"
     else:
         yield from _fresh_database(request.param)
+
+
+def ipython_shell() -> Any:
+    """IPython's test shell (one per process), with nbmigrate loaded.
+
+    ``globalipapp.start_ipython`` answers only its first caller (later ones get ``None``), so
+    every test module takes the shell from here.
+    """
+    from IPython.testing import globalipapp
+
+    ip = globalipapp.start_ipython() or globalipapp.get_ipython()
+    if "MigrateMagics" not in ip.magics_manager.registry:
+        ip.run_line_magic("load_ext", "nbmigrate")
+    return ip
+
+
+@pytest.fixture(scope="session")
+def shell() -> Any:
+    """The process's IPython test shell with nbmigrate loaded (see :func:`ipython_shell`)."""
+    return ipython_shell()

@@ -19,7 +19,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from IPython.testing import globalipapp
 
 from nbmigrate.errors import RevisionProblem
 from nbmigrate.project import Project
@@ -183,10 +182,8 @@ def test_the_warm_map_is_reused(project: Project) -> None:
     assert project.script().get_revision("0001").module is not module  # a cold start imports again
 
 
-def test_the_warm_map_is_reused_by_the_magic(here: Path) -> None:
-    ip = globalipapp.start_ipython() or globalipapp.get_ipython()  # one shell per process
-    if "MigrateMagics" not in ip.magics_manager.registry:
-        ip.run_line_magic("load_ext", "nbmigrate")
+def test_the_warm_map_is_reused_by_the_magic(shell: Any, here: Path) -> None:
+    ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
     magics._projects.clear()
     try:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from IPython.core.error import UsageError
-from IPython.testing import globalipapp
 
 import nbmigrate
 from nbmigrate import cell as cellmod
@@ -22,10 +21,7 @@ from nbmigrate.results import HelpResult, MigrationResult
 
 
 @pytest.fixture(scope="session")
-def ip():
-    globalipapp.start_ipython()
-    shell = globalipapp.get_ipython()
-    shell.run_line_magic("load_ext", "nbmigrate")
+def ip(shell):
     return shell
 
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from IPython.testing import globalipapp
 
 USER_TABLE = """\
 op.create_table(
@@ -35,12 +34,9 @@ ADD_MOBILE = 'op.add_column("user", sa.Column("mobile_number", sa.String(20), se
 
 
 @pytest.fixture
-def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def ip(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ALEMBIC_CONFIG", raising=False)
-    shell = globalipapp.start_ipython() or globalipapp.get_ipython()  # one shell per process
-    if "MigrateMagics" not in shell.magics_manager.registry:
-        shell.run_line_magic("load_ext", "nbmigrate")
     magics = shell.magics_manager.registry["MigrateMagics"]
     magics._projects.clear()
     yield shell

@@ -228,11 +228,13 @@ def test_interrupting_the_kernel_stops_the_worker_at_a_statement_boundary(
         assert report.rolled_back
 
 
-def test_interrupted_run_through_the_magic_is_one_line(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_run_through_the_magic_is_one_line(
+    shell: Any, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from IPython.core.error import UsageError
 
     project_with(tmp_path, monkeypatch, sqlite_url, CREATE_A + "\nraise KeyboardInterrupt")
-    ip = real_shell()
+    ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
     magics._projects.clear()
     try:
@@ -248,18 +250,6 @@ def test_interrupted_run_through_the_magic_is_one_line(sqlite_url: str, tmp_path
         magics._projects.clear()
 
 
-def real_shell() -> Any:
-    """The test IPython shell with nbmigrate loaded (see tests/test_locks.py for why not start_ipython)."""
-    from IPython.terminal.interactiveshell import TerminalInteractiveShell
-    from IPython.testing import tools
-
-    if not TerminalInteractiveShell.initialized():
-        config = tools.default_config()
-        config.TerminalInteractiveShell.simple_prompt = True
-        TerminalInteractiveShell.instance(config=config)
-    shell = TerminalInteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbmigrate")
-    return shell
 
 
 # -- the journal's reasoning, without a database ----------------------------------------------

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -329,7 +328,8 @@ def test_details_without_files() -> None:
         g.details("nope")
 
 
-def test_build_and_dot_are_fast_for_thousands() -> None:
+def test_thousands_of_revisions_with_forks_and_merges() -> None:
+    # How fast this is, is measured in benchmarks/bench_graph.py; here, that the shape is right.
     n = 3000
     ids = [f"{i:012x}" for i in range(n)]
     revs = [rev(ids[0])] + [rev(ids[i], ids[i - 1]) for i in range(1, n)]
@@ -337,12 +337,10 @@ def test_build_and_dot_are_fast_for_thousands() -> None:
     for i in range(50, n - 2, 50):
         revs[i + 1] = rev(ids[i + 1], ids[i - 1])
         revs[i + 2] = rev(ids[i + 2], (ids[i], ids[i + 1]))
-    start = time.perf_counter()
     g = RevisionGraph.from_revisions(revs, current=[ids[n // 2]])
     dot = g.to_dot()
-    elapsed = time.perf_counter() - start
     assert len(g.nodes) == n and len(g.merge_points) == len(range(50, n - 2, 50))
-    assert elapsed < 1.0, f"3,000 revisions took {elapsed:.2f}s to build and write as DOT"
+    assert dot.count(" -> ") >= n - 1 and all(f'id="rev-{i}"' in dot for i in (ids[0], ids[-1], ids[n // 2]))
 
 
 def test_empty_history_draws() -> None:

@@ -133,22 +133,6 @@ def run_together(tmp_path: Path, children: list[str]) -> list[subprocess.Complet
     return results
 
 
-def real_shell() -> Any:
-    """The test IPython shell, with nbmigrate loaded.
-
-    Built like ``globalipapp.start_ipython`` builds it, without calling it: that function answers
-    only its first caller (later ones get ``None``), and other test modules call it.
-    """
-    from IPython.terminal.interactiveshell import TerminalInteractiveShell
-    from IPython.testing import tools
-
-    if not TerminalInteractiveShell.initialized():
-        config = tools.default_config()
-        config.TerminalInteractiveShell.simple_prompt = True
-        TerminalInteractiveShell.instance(config=config)
-    shell = TerminalInteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbmigrate")
-    return shell
 
 
 # -- real concurrent processes ------------------------------------------------------------------
@@ -290,11 +274,13 @@ def test_timeout_ends_with_lock_timeout_and_runs_nothing(
     assert project.upgrade("head").heads_after == ("0001",)
 
 
-def test_timeout_through_the_magic_is_one_line(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_timeout_through_the_magic_is_one_line(
+    shell: Any, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from IPython.core.error import UsageError
 
     quick_project(tmp_path, monkeypatch, db_url)
-    ip = real_shell()
+    ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
     magics._projects.clear()
     ip.user_ns["dburl"] = db_url

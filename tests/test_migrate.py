@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from IPython.core.error import UsageError
-from IPython.testing import globalipapp
 
 import nbmigrate
 from nbmigrate.errors import MigrationFailed
@@ -53,15 +52,6 @@ TRANSACTIONAL = {"sqlite": True, "postgresql": True, "mysql": False}
 
 
 # -- the shell and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def shell() -> Any:
-    """IPython's test shell (one per process, shared with other test modules), nbmigrate loaded."""
-    ip = globalipapp.start_ipython() or globalipapp.get_ipython()
-    if "MigrateMagics" not in ip.magics_manager.registry:
-        ip.run_line_magic("load_ext", "nbmigrate")
-    return ip
 
 
 @pytest.fixture

@@ -143,14 +143,12 @@ def test_a_relative_target_resolves_against_the_database(project: nbmigrate.Proj
     assert project.current().heads == ()
 
 
-def test_preflight_through_the_magic_is_one_usage_error(project: nbmigrate.Project) -> None:
+def test_preflight_through_the_magic_is_one_usage_error(shell: Any, project: nbmigrate.Project) -> None:
     from IPython.core.error import UsageError
-
-    from test_failures import real_shell
 
     rev_file(project, "0001", None, name="0001").write_text("revision = '0001'\nboom(\n")
     rev_file(project, "0002", "0404")
-    ip = real_shell()
+    ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
     magics._projects.clear()
     with pytest.raises(UsageError) as caught:

@@ -125,11 +125,8 @@ def test_preview_refuses_an_env_py_that_opens_its_own_connection(tmp_path, monke
     assert p.current().heads == ()
 
 
-def test_preview_through_the_magic(project):
-    from IPython.testing.globalipapp import start_ipython
-
-    ip = start_ipython()
-    ip.run_line_magic("load_ext", "nbmigrate")
+def test_preview_through_the_magic(shell, project):
+    ip = shell
     ip.run_line_magic("migrate", "upgrade 0001")
     result = ip.run_line_magic("migrate", "upgrade +1 --preview")
     assert result.preview and result.heads_after == ("0002",)

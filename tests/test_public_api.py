@@ -6,6 +6,7 @@ import inspect
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import alembic.command
 import pytest
@@ -108,10 +109,8 @@ def test_snapshot_and_diff(tmp_path: Path) -> None:
     assert changes.added_tables == ["t"] and changes.removed_tables == []
 
 
-def test_load_ipython_extension_registers_the_magics() -> None:
-    from IPython.testing import globalipapp
-
-    ip = globalipapp.start_ipython() or globalipapp.get_ipython()  # one shell per process
+def test_load_ipython_extension_registers_the_magics(shell: Any) -> None:
+    ip = shell
     ip.run_line_magic("load_ext", "nbmigrate")  # again is harmless
     assert "migrate" in ip.magics_manager.magics["line"]
     assert "revision" in ip.magics_manager.magics["cell"]

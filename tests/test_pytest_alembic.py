@@ -11,7 +11,6 @@ import textwrap
 
 import pytest
 import sqlalchemy as sa
-from IPython.testing import globalipapp
 
 pytest_alembic = pytest.importorskip("pytest_alembic")
 from pytest_alembic.plugin.error import AlembicTestFailure
@@ -37,10 +36,7 @@ ADDRESS = '    address: Mapped[str | None] = mapped_column(sa.String(200))'
 
 
 @pytest.fixture(scope="module")
-def ip():
-    globalipapp.start_ipython()
-    shell = globalipapp.get_ipython()
-    shell.run_line_magic("load_ext", "nbmigrate")
+def ip(shell):
     return shell
 
 

@@ -191,11 +191,8 @@ def test_redact_masks_every_form() -> None:
 
 
 @pytest.fixture
-def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from test_failures import real_shell
-
+def ip(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.chdir(tmp_path)
-    shell = real_shell()
     magics = shell.magics_manager.registry["MigrateMagics"]
     magics._projects.clear()
     yield shell

@@ -28,8 +28,12 @@ if TYPE_CHECKING:
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "nbmigrate"
 DEFAULT_VERSION_TABLE = "alembic_version"
 
-# Any URL with a password in it, wherever it appears in a message.
-_URL_PASSWORD = re.compile(r"(\b[\w+.-]+://[^\s:/@]*:)([^\s@/]+)(@)")
+# Any URL with a password in it, wherever it appears in a message. The password runs to the
+# last "@" before the host (a password may hold an unencoded "@"; a host never does).
+_URL_PASSWORD = re.compile(r"(\b[\w+.-]+://[^\s:/@]*:)([^\s/]+)(@)")
+# Known passwords shorter than this are masked inside URLs only: masking every "ab" or "pass"
+# in a revision's source would make the output unreadable and protect nothing.
+_MIN_MASKED = 4
 
 
 class _CurrentStdout:
@@ -131,6 +135,7 @@ class Project:
                     (k, v) for k, v in self._config.attributes.items() if k != "connection"
                 )
             config.attributes["nbmigrate"] = True
+            _read(config, ini, toml)
             self._config = config
             self._config_key = key
             self._remember(self._main_option("sqlalchemy.url", config) or "")
@@ -325,17 +330,18 @@ class Project:
             return
         if password:
             password = str(password)
-            self._secrets.update(
-                {password, urllib.parse.quote(password, safe=""), urllib.parse.quote_plus(password)}
-            )
+            forms = {password, urllib.parse.quote(password, safe=""), urllib.parse.quote_plus(password)}
+            # "%" doubled: as an ini file escapes it, and as pyformat drivers (psycopg, PyMySQL)
+            # show a literal "%" in the SQL they ran.
+            forms |= {form.replace("%", "%%") for form in forms}
+            self._secrets.update(form for form in forms if len(form) >= _MIN_MASKED)
 
     def redact(self, text: str) -> str:
         """``text`` with every known database password, and any URL's password, masked."""
-        text = _URL_PASSWORD.sub(r"\1***\3", text)
+        # Known passwords first: the URL pattern cannot tell where an unencoded "@" ends one.
         for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+            text = text.replace(secret, "***")
+        return _URL_PASSWORD.sub(r"\1***\3", text)
 
     # -- commands (the Python API behind each %migrate verb) ------------------------------
 
@@ -574,6 +580,28 @@ def _config_paths(
         raise BadArguments(f"{exc}: give -c/--config at most one ini file and one pyproject.toml.") from None
     base = directory or Path.cwd()
     return base / ini, base / toml
+
+
+def _read(config: Config, ini: str | None, toml: str | None) -> None:
+    """Read the config's files now, so that one that is no config fails here, with a message."""
+    import configparser
+
+    from alembic.util.compat import tomllib
+
+    try:
+        config.file_config  # noqa: B018 - parses the ini file
+    except configparser.Error as exc:
+        problem = str(exc).splitlines()[0].rstrip(".")
+        raise ProjectNotFound(
+            f"{relative_path(ini or '')} is not an ini file Alembic can read ({problem}). "
+            "Pass an alembic.ini or a pyproject.toml with -c/--config."
+        ) from None
+    try:
+        config.toml_alembic_config  # noqa: B018 - parses [tool.alembic]
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectNotFound(
+            f"{relative_path(toml or '')} is not TOML Alembic can read ({exc}). Fix it, or pass another file with -c/--config."
+        ) from None
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._files import drop_bytecode
+
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -120,7 +122,7 @@ class ScriptCache:
                     yield Script(module, module.revision, path)
                     continue
                 if cache:  # changed or new since the last load: its .pyc may be stale
-                    _drop_bytecode(path)
+                    drop_bytecode(path)
                 loaded = Script._from_path(script, path)
                 if loaded is None:
                     continue
@@ -403,19 +405,6 @@ def branch_heads(id_to_rev: Mapping[str, Any], targets: set[Any]) -> set[Any]:
         if rev is not None:
             stack.extend(rev._versioned_down_revisions)
     return {t for t in targets if t.revision not in below}
-
-
-def _drop_bytecode(path: Path) -> None:
-    """Remove a changed file's ``__pycache__`` entry before it is imported again.
-
-    Python trusts a ``.pyc`` whose recorded source mtime (whole seconds) and size match, so a
-    revision rewritten within the same second at the same size (a re-run ``%%revision`` cell
-    changing ``String(50)`` to ``String(60)``) would otherwise import its old code.
-    """
-    import importlib.util
-
-    with contextlib.suppress(OSError, NotImplementedError, ValueError):
-        Path(importlib.util.cache_from_source(str(path))).unlink()
 
 
 def _revision_files(script: ScriptDirectory) -> list[Path]:

@@ -58,7 +58,6 @@ import argparse
 import ast
 import contextlib
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -72,6 +71,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _runtime, commands
+from ._files import check_inside, check_message, drop_bytecode, undone_on_failure
 from .errors import BadArguments, NbmigrateError, RevisionProblem
 from .parser import Invocation
 from .project import Project
@@ -689,23 +689,6 @@ def _template_slots(script: ScriptDirectory) -> set[str]:
     return {name for name in ("imports", "upgrades", "downgrades") if re.search(r"\$\{\s*" + name + r"\b", text)}
 
 
-def _version_files(script: ScriptDirectory) -> dict[Path, bytes | None]:
-    files: dict[Path, bytes | None] = {}
-    for location in script._version_locations:
-        location = Path(location)
-        if location.is_dir():
-            for p in location.rglob("*.py"):
-                if "__pycache__" not in p.parts:
-                    files[p.resolve()] = None
-    return files
-
-
-def _drop_bytecode(path: Path) -> None:
-    """Remove the cached bytecode of a rewritten file: its mtime (in seconds) and size may not change."""
-    with contextlib.suppress(Exception):
-        Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
-
-
 # -- the revision to write -----------------------------------------------------------------------
 
 
@@ -828,23 +811,6 @@ def _autogenerate(project: Project, script: ScriptDirectory, metadata: Any, args
     )
 
 
-def _check_message(message: str | None) -> str:
-    if message is None or not message.strip():
-        raise BadArguments('A revision needs a message: `%%revision -m "what it does"`. Nothing was written.')
-    message = message.strip()
-    try:
-        compile('"""' + message + '\n"""', "<message>", "eval")
-    except SyntaxError:
-        raise BadArguments(
-            f"The message {message!r} cannot stand in the revision's docstring (no triple quotes or backslashes). Nothing was written."
-        ) from None
-    if message.endswith('"') or "\\" in message:
-        raise BadArguments(
-            f"The message {message!r} cannot stand in the revision's docstring (no triple quotes or backslashes). Nothing was written."
-        )
-    return message
-
-
 def _check_new_id(script: ScriptDirectory, rev_id: str) -> None:
     existing = _lookup(script, rev_id)
     if existing is not None:
@@ -869,17 +835,6 @@ def _check_splice(parent: Script | None, splice: bool) -> None:
             f"Revision {parent.revision} is not a head: building on it starts a new branch. "
             "Add --splice to do that, or build on a head. Nothing was written."
         )
-
-
-def _check_depends_on(project: Project, script: ScriptDirectory, depends_on: Sequence[str] | None) -> None:
-    for dep in depends_on or ():
-
-        def find(dep: str = dep) -> Any:
-            return script.revision_map.get_revision(dep)
-
-        found, _ = commands._call(project, find)
-        if found is None:
-            raise RevisionProblem(f"--depends-on {dep}: no such revision. Nothing was written.")
 
 
 def _plan(
@@ -989,9 +944,7 @@ def _cell_hash(
 
 def _write(project: Project, script: ScriptDirectory, plan: _Plan, *, replacing: Script | None = None) -> tuple[Path, list[str], list[str]]:
     """Have Alembic write the file; on any failure leave the version folders as they were."""
-    before = _version_files(script)
     old_path = Path(replacing.path).resolve() if replacing is not None else None
-    old_bytes = old_path.read_bytes() if old_path is not None and old_path.is_file() else None
     config = project.config
 
     def run() -> Any:
@@ -1007,36 +960,21 @@ def _write(project: Project, script: ScriptDirectory, plan: _Plan, *, replacing:
             **plan.template,
         )
 
-    try:
+    with undone_on_failure(script, replacing=old_path):
         written, capture = commands._call(project, run)
         if written is None:
             raise NbmigrateError("Alembic wrote no revision file (the template or a post-write hook removed it).")
         path = Path(written.path).resolve()
-        _check_inside(script, path)
-    except BaseException:
-        for p in set(_version_files(script)) - set(before):
-            with contextlib.suppress(OSError):
-                p.unlink()
-                _drop_bytecode(p)
-        if old_path is not None and old_bytes is not None:
-            old_path.write_bytes(old_bytes)
-            _drop_bytecode(old_path)
-        raise
-    _drop_bytecode(path)
+        check_inside(script, path)
+    drop_bytecode(path)
     if old_path is not None and old_path != path:
         with contextlib.suppress(OSError):
             old_path.unlink()
-        _drop_bytecode(old_path)
+        drop_bytecode(old_path)
     if replacing is not None:
         project.invalidate()
     output = "".join(line for line in capture.text.splitlines(keepends=True) if not line.lstrip().startswith("Generating "))
     return path, [project.redact(output)] if output.strip() else [], [project.redact(w) for w in capture.warnings]
-
-
-def _check_inside(script: ScriptDirectory, path: Path) -> None:
-    locations = [Path(p).resolve() for p in script._version_locations]
-    if not any(path == loc or loc in path.parents for loc in locations):
-        raise NbmigrateError(f"Alembic wrote {path}, outside the project's version locations; it was removed.")
 
 
 # -- the engine ------------------------------------------------------------------------------------
@@ -1070,7 +1008,7 @@ def revision_cell(
         run = _CellRun(
             project=project,
             cell=cell,
-            message=_check_message(message),
+            message=check_message(message, required=True),  # type: ignore[arg-type]
             rev_id=rev_id,
             head=head,
             splice=splice,
@@ -1197,7 +1135,7 @@ class _CellRun:
         if self.rev_id is not None:
             _check_new_id(script, self.rev_id)
         _check_branch_label(script, self.branch_label)
-        _check_depends_on(self.project, script, self.depends_on)
+        commands.check_depends_on(self.project, script, self.depends_on)
         head_arg = parent.revision if parent is not None else "base"
         auto = None
         if self.autogenerate:
@@ -1240,7 +1178,7 @@ class _CellRun:
                 raise RevisionProblem(f"Revision {rev_id} is a merge point; %%revision does not rewrite merges.")
             head_arg, splice = (parents[0] if parents else "base"), True
         _check_branch_label(reduced, self.branch_label)
-        _check_depends_on(self.project, reduced, self.depends_on)
+        commands.check_depends_on(self.project, reduced, self.depends_on)
         cell_hash = self._cell_hash(parents)
         same_cell = cell_hash == old_cell
 

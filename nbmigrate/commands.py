@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _runtime
 from ._cache import serving
+from ._files import check_message, undone_on_failure
 from .locks import migration_lock
 from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem, translate
 from .project import TEMPLATE_DIR, Project, relative_path
@@ -405,9 +406,11 @@ def revision(
     import alembic.command
 
     _check_rev_id(rev_id)
+    message = check_message(message, required=False)
     script = _script(project)
     if version_path is not None:
         _check_version_path(script, version_path)
+    check_depends_on(project, script, [depends_on] if isinstance(depends_on, str) else depends_on)
 
     def run() -> Any:
         with serving(script):
@@ -425,8 +428,21 @@ def revision(
                 process_revision_directives=process_revision_directives,
             )
 
-    scripts, capture = _call(project, _with_connection(project, run, needs_db=autogenerate))
+    with undone_on_failure(script):
+        scripts, capture = _call(project, _with_connection(project, run, needs_db=autogenerate))
     return _file_result(project, "revision", scripts, capture)
+
+
+def check_depends_on(project: Project, script: ScriptDirectory, depends_on: Sequence[str] | None) -> None:
+    """Refuse a ``--depends-on`` that names no revision (Alembic would assert, or write a dangling one)."""
+    for dep in depends_on or ():
+
+        def find(dep: str = dep) -> Any:
+            return script.revision_map.get_revision(dep)
+
+        found, _ = _call(project, find)
+        if found is None:
+            raise RevisionProblem(f"--depends-on {dep}: no such revision. Nothing was written.")
 
 
 def _check_version_path(script: ScriptDirectory, version_path: str) -> None:
@@ -449,6 +465,7 @@ def merge(
     import alembic.command
 
     _check_rev_id(rev_id)
+    message = check_message(message, required=False)
     script = _script(project)
     # Alembic added ``splice`` to merge in a later release; pass it only when asked for.
     extra = {"splice": True} if splice else {}
@@ -459,7 +476,8 @@ def merge(
                 project.config, revisions, message=message, branch_label=branch_label, rev_id=rev_id, **extra
             )
 
-    result, capture = _call(project, run)
+    with undone_on_failure(script):
+        result, capture = _call(project, run)
     return _file_result(project, "merge", result, capture)
 
 

@@ -97,6 +97,11 @@ def translate(exc: BaseException, redact: Callable[[str], str] = lambda s: s) ->
         )
     if isinstance(exc, ArgumentError) and "URL" in str(exc):
         return ConnectionFailed(redact(f"{exc}. Use a URL like sqlite:///file.db."))
+    if isinstance(exc, AssertionError) and alembic_refused(exc):
+        return RevisionProblem(
+            "That names no revision: a revision is an id (or its first characters) from "
+            "`%migrate history`, `head`, `heads`, `base`, `-1`/`+1`, or `branchname@head`."
+        )
     if isinstance(exc, (SyntaxError, ImportError, NameError, KeyError)) and _from_revision_file(exc):
         where = _revision_file_of(exc) or ""
         what = "The project's env.py" if where.split(",")[0].replace("\\", "/").endswith("/env.py") else "A revision file"
@@ -104,6 +109,17 @@ def translate(exc: BaseException, redact: Callable[[str], str] = lambda s: s) ->
             redact(f"{what} does not load ({where}): {type(exc).__name__}: {exc}. Fix or remove the file.")
         )
     return None
+
+
+def alembic_refused(exc: BaseException) -> bool:
+    """An ``assert`` of Alembic's on a revision name it was given (``''``, ``'@'``, ``base`` as a dependency)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return False
+    where = frames[-1].filename.replace("\\", "/")
+    return where.endswith(("/alembic/script/revision.py", "/alembic/util/langhelpers.py"))
 
 
 def _first_line(value: Any) -> str:

@@ -73,20 +73,10 @@ def check_database(
             return list(plan(script, tuple(heads)))
         except Exception as exc:
             mapped = translate(exc, project.redact)
-            if mapped is None and _alembic_refused(exc):
-                mapped = RevisionProblem("The target names no revision. Check `%migrate history` for the revisions this project has.")
             if mapped is None:
                 raise
             problems.append(str(mapped))
     raise _problem(problems, "Pre-flight found")
-
-
-def _alembic_refused(exc: Exception) -> bool:
-    """An ``assert`` of Alembic's revision map on what it was given (e.g. an id of ``a@``)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return isinstance(exc, AssertionError) and bool(frames) and frames[-1].filename.endswith(
-        os.path.join("alembic", "script", "revision.py")
-    )
 
 
 def _row_problems(project: Project, script: ScriptDirectory, heads: Sequence[str]) -> list[str]:
@@ -245,11 +235,9 @@ def _unresolved(script: ScriptDirectory, target: str, project: Project) -> str |
         script.revision_map.get_revisions(target)
     except Exception as exc:
         mapped = translate(exc, project.redact)
-        if mapped is None and _alembic_refused(exc):
-            return f"{target!r} names no revision. Check `%migrate history` for the revisions this project has."
         if mapped is None:
             raise
-        return str(mapped)
+        return f"{target!r}: {mapped}" if isinstance(exc, AssertionError) else str(mapped)
     return None
 
 

@@ -406,6 +406,10 @@ def snapshot(
     with _connection(bind) as conn:
         insp = sa.inspect(conn)
         dialect = conn.dialect
+        if schema is not None and schema not in (known := insp.get_schema_names()):
+            from .errors import BadArguments
+
+            raise BadArguments(f"The database has no schema {schema!r}; its schemas: {', '.join(sorted(known))}.")
         available = insp.get_table_names(schema=schema)
         # Migration bookkeeping is not part of the user's schema: the version table is shown
         # apart, and nbmigrate's own checksum table (see nbmigrate.checksums) not at all.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import signal
 import string
@@ -205,42 +204,13 @@ plausible = st.builds(
 )
 
 
-# Bugs this fuzzing found in modules other engineers own, with the fix described in the work
-# report; lines that meet them are skipped until it lands (see test_known_bugs).
-KNOWN_BUGS = [
-    "-c /etc/passwd current",  # a config file that is no ini file: configparser's error escapes
-    "-c /etc/hostname history",
-    "schema --db-schema nosuch",  # SQLite, unknown schema: OperationalError escapes
-    "revision -m x --depends-on base",  # Alembic's bare AssertionError (not_none) escapes
-    "upgrade '' --sql",  # offline, a target Alembic asserts on: AssertionError escapes
-    "downgrade @:base --sql",
-    "show ''",
-    "revision -m '\x00'",  # a NUL in the message: a half-written revision file that does not load
-]
-
-
-def known_bug(invocation: Any) -> bool:
-    args = invocation.arguments
-    config_not_ini = any(Path(c).is_file() and Path(c).suffix not in (".ini", ".toml") for c in invocation.config or ())
-    depends_on_nothing = invocation.command == "revision" and bool(args.get("depends_on"))
-    # A revision argument with a part Alembic's revision map asserts on ('', '@', ...), outside
-    # the pre-flight of upgrade/downgrade/stamp (which answers it).
-    names = [args[k] for k in ("revision", "revisions", "rev", "rev_range", "head") if args.get(k) is not None]
-    parts = [part for name in names for value in ([name] if isinstance(name, str) else name) for part in str(value).split(":")]
-    unchecked = invocation.command not in ("upgrade", "downgrade", "stamp") or bool(args.get("sql"))
-    asserted_on = unchecked and any(not re.search(r"\w", part) for part in parts)
-    schema_elsewhere = invocation.command == "schema" and bool(args.get("db_schema"))
-    control_message = "\x00" in str(args.get("message") or "")
-    return config_not_ini or depends_on_nothing or asserted_on or schema_elsewhere or control_message
-
-
 def classify(line: str) -> tuple[bool, bool]:
     """(run it?, may it write?) for a ``%migrate`` line."""
     try:
         invocation = parse(line)
     except BadArguments:
         return True, False
-    if invocation.raiseerr or invocation.command in PARSE_ONLY or known_bug(invocation):
+    if invocation.raiseerr or invocation.command in PARSE_ONLY:
         return False, False
     writes = invocation.command in WRITERS and not invocation.arguments.get("sql")
     return True, writes
@@ -253,19 +223,19 @@ def migrate_line_behaves(fuzzed: Fuzzed, line: str) -> None:
         outcome(lambda: fuzzed.shell.run_line_magic("migrate", line))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
 @given(line=free_text)
 def test_migrate_free_text(fuzzed: Fuzzed, line: str) -> None:
     migrate_line_behaves(fuzzed, line)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
 @given(line=st.one_of(near_miss, options_first))
 def test_migrate_near_miss_lines(fuzzed: Fuzzed, line: str) -> None:
     migrate_line_behaves(fuzzed, line)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
 @given(line=plausible)
 def test_migrate_plausible_lines(fuzzed: Fuzzed, line: str) -> None:
     migrate_line_behaves(fuzzed, line)
@@ -324,7 +294,7 @@ def cell_line_behaves(fuzzed: Fuzzed, line: str, cell: str) -> None:
         outcome(lambda: fuzzed.shell.run_cell_magic("revision", line, cell))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=DERANDOMIZE)
 @given(line=st.one_of(cell_line, cell_plausible), cell=cell_code)
 def test_revision_cells(fuzzed: Fuzzed, line: str, cell: str) -> None:
     pytest.importorskip("nbmigrate.cell")
@@ -345,17 +315,15 @@ def test_revision_cells(fuzzed: Fuzzed, line: str, cell: str) -> None:
         "upgrade 0001:0002", "downgrade -5", "upgrade +5", "stamp nosuch", "edit nosuch", "check",
         "'unclosed", 'up"grade', "upgrade head --tag", "current --verbose extra",
         "upgrade head -x", "-x a=b upgrade head --sql", "ensure_version --sql",
+        # Once let an outside error through: a config that is no ini file, an unknown database
+        # schema, names Alembic asserts on, a message that cannot stand in a docstring.
+        "-c /etc/passwd current", "-c /etc/hostname history", "schema --db-schema nosuch",
+        "revision -m x --depends-on base", "upgrade '' --sql", "downgrade @:base --sql", "show ''",
+        "revision -m '\x00'", "revision -m 'a\"\"\"b'", "merge heads -m 'back\\slash'",
     ],
 )
 def test_known_lines(fuzzed: Fuzzed, line: str) -> None:
     run, writes = classify(line)
     assert run
     with checking_writes(fuzzed, writes):
-        outcome(lambda: fuzzed.shell.run_line_magic("migrate", line))
-
-
-@pytest.mark.xfail(strict=True, reason="bugs outside this test's modules; fixes described in the work report")
-@pytest.mark.parametrize("line", KNOWN_BUGS)
-def test_known_bugs(fuzzed: Fuzzed, line: str) -> None:
-    with checking_writes(fuzzed, writes=False):
         outcome(lambda: fuzzed.shell.run_line_magic("migrate", line))

@@ -84,6 +84,14 @@ def db_url(request, tmp_path) -> Iterator[str]:
         yield from _fresh_database(request.param)
 
 
+@pytest.fixture(
+    params=[pytest.param("postgresql", marks=pytest.mark.postgresql), pytest.param("mysql", marks=pytest.mark.mysql)]
+)
+def server_url(request) -> Iterator[str]:
+    """An empty database on each server in turn: PostgreSQL, MariaDB/MySQL."""
+    yield from _fresh_database(request.param)
+
+
 def ipython_shell() -> Any:
     """IPython's test shell (one per process), with nbmigrate loaded.
 

@@ -138,13 +138,11 @@ class _Progress:
     """Shows 'step n of N' while a multi-step migration runs, then removes itself."""
 
     def __init__(self, shell: Any = None) -> None:
-        self.handle: Any = None
-        # A terminal's display publisher prints every update as a new line of text (and an
-        # HTML-only object as its repr): show progress only where a front end updates in place.
-        from IPython.core.displaypub import DisplayPublisher
+        from .render._html import notebook_front_end
 
-        publisher = getattr(shell, "display_pub", None)
-        self.enabled = publisher is not None and type(publisher) is not DisplayPublisher
+        self.handle: Any = None
+        # Only where a front end updates the progress line in place.
+        self.enabled = shell is not None and notebook_front_end(shell)
 
     def __call__(self, n: int, total: int, text: str) -> None:
         if total < 2 or not self.enabled:

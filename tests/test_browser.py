@@ -213,9 +213,12 @@ def test_run_all_shows_tables_and_live_graph(session: Session) -> None:
     first_upgrade = nb.code_cell_with("%migrate upgrade head").first.locator("table.nbm-t")
     expect(first_upgrade.first).to_be_visible()
 
-    # the graph: drawn by the live widget (not the static fallback), both revisions in it
+    # the graph: drawn by the live widget, both revisions in it; the static copy saved beside it
+    # for viewers without a kernel is on the page but hidden while the widget runs
     widget = s.widget()
-    assert nb.code_cell_with("%migrate graph").locator(".nbm-graph-svg").count() == 0
+    static_copy = nb.code_cell_with("%migrate graph").locator(".nbm-graph-static")
+    expect(static_copy).to_have_count(1)
+    expect(static_copy).to_be_hidden()
     svg = widget.locator(".nbm-gw-svg svg")
     expect(svg).to_be_visible()
     box = svg.bounding_box()
@@ -373,9 +376,11 @@ def test_saved_notebook_exported_to_html_shows_graph_offline(
         if c["cell_type"] == "code" and "".join(c["source"]).startswith("%migrate graph")
         for o in c["outputs"]
     ]
-    assert graph_outputs and all("<svg" in "".join(o["data"]["text/html"]) for o in graph_outputs)
-    # JupyterLab saves no widget state by default, so nbconvert falls back to text/html (with
-    # widget state it shows the widget view instead: see the xfail test below)
+    # Each graph cell saved its static copy (the SVG in text/html) and the widget view.
+    static = [o for o in graph_outputs if "nbm-graph-static" in "".join(o.get("data", {}).get("text/html", ""))]
+    views = [o for o in graph_outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(static) == len(views) == 2 and all("<svg" in "".join(o["data"]["text/html"]) for o in static)
+    # JupyterLab saves no widget state by default (with it, see the next test)
     assert "widgets" not in nb["metadata"], nb["metadata"].keys()
 
     out = tmp_path / "html"
@@ -422,13 +427,6 @@ def test_saved_notebook_exported_to_html_shows_graph_offline(
         context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="nbmigrate bug: a notebook saved WITH widget state (nbconvert --execute, `jupyter execute "
-    "--inplace`, JupyterLab's 'save widget state') exports to HTML with only the widget view "
-    "(nbconvert prefers it over text/html), which needs a CDN: offline the graph is blank",
-)
 def test_executed_notebook_html_export_shows_graph_offline(
     browser: Any, lab: JupyterLab, tmp_path: Path
 ) -> None:

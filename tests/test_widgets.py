@@ -209,6 +209,33 @@ def test_mimebundle_has_static_svg_for_saved_notebooks(harness: Harness) -> None
     assert isinstance(metadata, dict)
 
 
+def test_notebook_display_puts_a_static_copy_before_the_widget(harness: Harness, shell: Any) -> None:
+    """A notebook saved with widget state exports the widget view alone: the SVG must stand apart."""
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    w = harness.widget()
+    with capture_output() as captured:  # a kernel-like publisher: outputs are kept, not printed
+        display(w)
+    static, live = (output.data for output in captured.outputs)
+    assert set(static) == {"text/html"}
+    assert 'class="nbm nbm-graph nbm-graph-static"' in static["text/html"]
+    for rid in IDS:
+        assert f'id="rev&#45;{rid}"' in static["text/html"]  # graphviz escapes the dash
+    assert live["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
+    assert "text/html" not in live  # GitHub would show the graph twice
+    assert live["text/plain"].startswith("Revision graph widget: 3 revisions")
+
+
+def test_terminal_display_is_the_text_listing(harness: Harness, shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from IPython.display import display
+
+    w = harness.widget()
+    display(w)
+    out = capsys.readouterr().out
+    assert out.startswith("Revision graph: 3 revisions") and "<svg" not in out and "widget-view" not in out
+
+
 def test_collapsed_run_can_be_expanded(harness: Harness) -> None:
     chain = [Revision("r0", None)] + [Revision(f"r{i}", f"r{i - 1}") for i in range(1, 7)]
     calls: list[frozenset[str]] = []

@@ -85,3 +85,16 @@ def code(source: str, language: str = "sql") -> str:
 def span(text: object, cls: str) -> str:
     """Escaped text in a span of one ``nbm-`` class."""
     return f'<span class="{cls}">{esc(text)}</span>'
+
+
+def notebook_front_end(shell: object = None) -> bool:
+    """Whether displays reach a front end that renders HTML and widgets (a kernel), not a terminal.
+
+    A terminal's display publisher prints each display as text (an HTML-only one as nothing, and
+    every update as a new line), so live outputs are shown only where a front end renders them.
+    """
+    from IPython import get_ipython
+    from IPython.core.displaypub import DisplayPublisher
+
+    publisher = getattr(shell if shell is not None else get_ipython(), "display_pub", None)
+    return publisher is not None and type(publisher) is not DisplayPublisher

@@ -88,15 +88,18 @@ def graph_summary(graph: RevisionGraph) -> str:
     return f"{total} revision{plural}{scope}: " + (", ".join(parts) if parts else "none")
 
 
-def graph_html(graph: RevisionGraph, svg: str) -> str:
-    """The graph as self-contained HTML: heading, the SVG inline and the legend."""
+def graph_html(graph: RevisionGraph, svg: str, *, static: bool = False) -> str:
+    """The graph as self-contained HTML: heading, the SVG inline and the legend.
+
+    ``static`` marks the copy published beside the live widget, which the widget hides.
+    """
     body = (
         _GRAPH_STYLE
         + title("Revision graph", meta=graph_summary(graph))
         + f'<div class="nbm-graph-svg">{svg}</div>'
         + legend_html()
     )
-    return wrap(body, cls="nbm-graph")
+    return wrap(body, cls="nbm-graph nbm-graph-static" if static else "nbm-graph")
 
 
 def graph_text(graph: RevisionGraph) -> str:

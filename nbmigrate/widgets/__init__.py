@@ -17,8 +17,8 @@ import anywidget
 import traitlets
 
 from nbmigrate.graph import RevisionGraph
-from nbmigrate.render._html import esc
-from nbmigrate.render.graph import graph_html, graph_text, legend_html
+from nbmigrate.render._html import esc, notebook_front_end
+from nbmigrate.render.graph import graph_html, graph_summary, graph_text, legend_html
 
 __all__ = ["GraphWidget"]
 
@@ -199,6 +199,30 @@ class GraphWidget(anywidget.AnyWidget):
             self.error = f"unknown widget request: {content!r}"
             return
         handler()
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """Show the widget; in a notebook, after a static copy of the graph.
+
+        A notebook saved with its widget state (``jupyter nbconvert --execute``, ``jupyter execute
+        --inplace``, JupyterLab's "save widget state") exports to HTML showing the widget view
+        alone, which draws nothing without a kernel or a CDN. So the graph's SVG comes first as an
+        output of its own, which every viewer shows, and the live view hides it (``graph.js``).
+        A terminal gets the text listing only.
+        """
+        from IPython.display import publish_display_data
+
+        bundle = self._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return
+        data, metadata = bundle
+        if not notebook_front_end():
+            publish_display_data({"text/plain": data.get("text/plain", "")})
+            return
+        if self._graph is not None:
+            publish_display_data({"text/html": graph_html(self._graph, self.svg, static=True)})
+            data.pop("text/html", None)
+            data["text/plain"] = f"Revision graph widget: {graph_summary(self._graph)}"
+        publish_display_data(data, metadata)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # anywidget gives the widget view only; add the static graph so a saved notebook shows

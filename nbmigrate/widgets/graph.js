@@ -195,10 +195,33 @@ function render({ model, el }) {
   drawError();
   drawResult();
   drawSummary();
+  const stopHiding = hideStaticCopy(el);
 
   return () => {
+    stopHiding();
     for (const [event, fn] of listeners) model.off(event, fn);
   };
+}
+
+// In a notebook the kernel publishes a static copy of the graph just before the widget (see
+// GraphWidget._ipython_display_), so that a saved or exported notebook shows the graph where no
+// widget can run. While this live view is on the page, that copy in the same cell is hidden.
+function hideStaticCopy(el) {
+  let tries = 0;
+  let timer = null;
+  const hide = () => {
+    const area = el.isConnected ? el.closest(".jp-OutputArea, .output_area, .output, .cell-output") : null;
+    if (area) {
+      for (const copy of area.querySelectorAll(".nbm-graph-static")) {
+        (copy.closest(".jp-OutputArea-child") || copy).style.display = "none";
+      }
+      return;
+    }
+    // The view may be rendered before it is attached to the page: look again shortly.
+    if (tries++ < 40) timer = setTimeout(hide, 25);
+  };
+  hide();
+  return () => clearTimeout(timer);
 }
 
 export default { render };

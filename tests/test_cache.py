@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 
 from nbmigrate.errors import RevisionProblem
 from nbmigrate.project import Project
+from support import revision_source
 
 _clock = [0]
 
@@ -32,27 +33,6 @@ def write(path: Path, text: str) -> None:
     st = path.stat()
     _clock[0] = max(_clock[0], st.st_mtime_ns) + 2_000_000_000
     os.utime(path, ns=(_clock[0], _clock[0]))
-
-
-def revision_file(rev: str, down: Any, message: str, body: str = "pass") -> str:
-    return f'''\
-        """{message}"""
-        from alembic import op
-        import sqlalchemy as sa
-
-        revision = {rev!r}
-        down_revision = {down!r}
-        branch_labels = None
-        depends_on = None
-
-
-        def upgrade():
-            {body}
-
-
-        def downgrade():
-            pass
-        '''
 
 
 @pytest.fixture(autouse=True)
@@ -75,8 +55,8 @@ def project(url: str) -> Any:
     project.init()
     project.connect(url)
     versions = Path("migrations/versions")
-    write(versions / "0001_first.py", revision_file("0001", None, "first"))
-    write(versions / "0002_second.py", revision_file("0002", "0001", "second"))
+    write(versions / "0001_first.py", revision_source("0001", None, "first"))
+    write(versions / "0002_second.py", revision_source("0002", "0001", "second"))
     yield project
     project._dispose_engine()
 
@@ -124,16 +104,16 @@ def test_answers_equal_a_fresh_alembic_through_edits(project: Project, url: str)
     project.upgrade("head")
     assert same(project, url)["current"] == ["0002"]
 
-    write(versions / "0003_third.py", revision_file("0003", "0002", "third"))  # added
+    write(versions / "0003_third.py", revision_source("0003", "0002", "third"))  # added
     assert same(project, url)["heads"] == ["0003"]
 
-    write(versions / "0003_third.py", revision_file("0003", "0002", "third, reworded"))  # edited
+    write(versions / "0003_third.py", revision_source("0003", "0002", "third, reworded"))  # edited
     assert same(project, url)["history"][0] == ("0003", ("0002",), "third, reworded")
 
-    write(versions / "0003_third.py", revision_file("0003", "0001", "third, now a branch"))  # re-parented
+    write(versions / "0003_third.py", revision_source("0003", "0001", "third, now a branch"))  # re-parented
     assert same(project, url)["heads"] == ["0002", "0003"]
 
-    write(versions / "0004_merge.py", revision_file("0004", ("0002", "0003"), "merge"))
+    write(versions / "0004_merge.py", revision_source("0004", ("0002", "0003"), "merge"))
     assert same(project, url)["heads"] == ["0004"]
     (versions / "0004_merge.py").unlink()  # deleted
     assert same(project, url)["heads"] == ["0002", "0003"]
@@ -141,7 +121,7 @@ def test_answers_equal_a_fresh_alembic_through_edits(project: Project, url: str)
     (versions / "0003_third.py").rename(versions / "0003_renamed.py")  # renamed
     assert same(project, url)["heads"] == ["0002", "0003"]
 
-    write(versions / "0002_second.py", revision_file("0002", "0001", "second, reworded after applying"))
+    write(versions / "0002_second.py", revision_source("0002", "0001", "second, reworded after applying"))
     assert ("0002", ("0001",), "second, reworded after applying") in same(project, url)["history"]
 
     project.upgrade("heads")
@@ -149,7 +129,7 @@ def test_answers_equal_a_fresh_alembic_through_edits(project: Project, url: str)
 
     (versions / "0003_renamed.py").unlink()  # applied, then deleted: both say so
     assert same(project, url)["current"] == "CommandError"
-    write(versions / "0003_back.py", revision_file("0003", "0001", "restored"))
+    write(versions / "0003_back.py", revision_source("0003", "0001", "restored"))
     assert same(project, url)["current"] == ["0002", "0003"]
 
 
@@ -167,7 +147,7 @@ def test_the_warm_map_is_reused(project: Project) -> None:
     project.upgrade("0001")
     assert project._scripts.loads == loads  # nothing changed on disk: no re-import
 
-    write(Path("migrations/versions/0002_second.py"), revision_file("0002", "0001", "edited"))
+    write(Path("migrations/versions/0002_second.py"), revision_source("0002", "0001", "edited"))
     assert project.history().revisions[0].message == "edited"
     assert project._scripts.loads == loads + 1
     assert project.script().get_revision("0001").module is module  # unchanged files are not re-imported
@@ -219,11 +199,11 @@ def test_same_second_same_size_edit_is_seen(project: Project, monkeypatch: pytes
     """Python's .pyc trusts (whole-second mtime, size): a quick same-size rewrite must not import old code."""
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     path = Path("migrations/versions/0002_second.py")
-    write(path, revision_file("0002", "0001", "version A"))
+    write(path, revision_source("0002", "0001", "version A"))
     assert project.history().revisions[0].message == "version A"
     assert any(Path("migrations/versions/__pycache__").glob("0002_second*.pyc"))
     st = path.stat()
-    path.write_text(textwrap.dedent(revision_file("0002", "0001", "version B")))  # same size
+    path.write_text(textwrap.dedent(revision_source("0002", "0001", "version B")))  # same size
     assert path.stat().st_size == st.st_size
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # same second, 1 ns later
     assert project.history().revisions[0].message == "version B"
@@ -232,7 +212,7 @@ def test_same_second_same_size_edit_is_seen(project: Project, monkeypatch: pytes
 
 def test_duplicate_ids_are_problems_until_fixed(project: Project) -> None:
     versions = Path("migrations/versions")
-    write(versions / "0002_copy.py", revision_file("0002", "0001", "copy"))
+    write(versions / "0002_copy.py", revision_source("0002", "0001", "copy"))
     with pytest.warns(UserWarning, match="Revision id 0002 is defined by 2 files"):
         project.heads()
     assert project.script_problems == [
@@ -256,7 +236,7 @@ def test_broken_file_then_fixed(project: Project, url: str) -> None:
         project.heads()
     with pytest.raises(RevisionProblem, match="does not load"):
         project.history()  # the error stays until the file is fixed, the map is not half-built
-    write(path, revision_file("0003", "0002", "fixed"))
+    write(path, revision_source("0003", "0002", "fixed"))
     assert same(project, url)["heads"] == ["0003"]
 
 

@@ -10,7 +10,6 @@ worker) is reported the same way.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 import nbmigrate
+from support import write_revision
 from nbmigrate.errors import MigrationFailed
 
 CREATE_A = 'op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))\nop.execute("INSERT INTO a (id) VALUES (1)")'
 CREATE_B = 'op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))\nop.execute("INSERT INTO b (id) VALUES (1)")'
 FAIL = 'op.execute("SELECT * FROM no_such_table")'
-
-
-def write_revision(project: nbmigrate.Project, rev_id: str, upgrade: str, downgrade: str = "pass") -> Path:
-    """Create revision ``rev_id`` and put ``upgrade``/``downgrade`` code into its functions."""
-    path = Path(project.revision(f"rev {rev_id}", rev_id=rev_id).path)
-    source = path.read_text()
-    source = source.replace('    """Upgrade schema."""\n    pass', '    """Upgrade schema."""\n' + textwrap.indent(upgrade, "    "))
-    source = source.replace('    """Downgrade schema."""\n    pass', '    """Downgrade schema."""\n' + textwrap.indent(downgrade, "    "))
-    path.write_text(source)
-    return path
 
 
 def project_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, *revisions: str) -> nbmigrate.Project:

@@ -14,7 +14,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 import nbmigrate
+from support import write_revision
 from nbmigrate.locks import database_lock
 
 SLEEP = 0.3
@@ -65,16 +65,6 @@ while not os.path.exists("go"):
 open(sys.argv[1] + ".started", "w").close()
 main(argv=["upgrade", "head"])
 """
-
-
-def write_revision(project: nbmigrate.Project, rev_id: str, upgrade: str, downgrade: str = "pass") -> Path:
-    """Create revision ``rev_id`` and put ``upgrade``/``downgrade`` code into its functions."""
-    path = Path(project.revision(f"rev {rev_id}", rev_id=rev_id).path)
-    source = path.read_text()
-    source = source.replace('    """Upgrade schema."""\n    pass', '    """Upgrade schema."""\n' + textwrap.indent(upgrade, "    "))
-    source = source.replace('    """Downgrade schema."""\n    pass', '    """Downgrade schema."""\n' + textwrap.indent(downgrade, "    "))
-    path.write_text(source)
-    return path
 
 
 def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, revisions: int = 2) -> nbmigrate.Project:

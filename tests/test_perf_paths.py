@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import textwrap
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -50,6 +49,7 @@ from nbmigrate._cache import (
     topological_order,
 )
 from nbmigrate.project import Project
+from support import revision_source
 
 # -- random revision graphs --------------------------------------------------------------------
 
@@ -307,32 +307,10 @@ def test_pin_is_per_thread_and_per_block() -> None:
 
 
 def revision_text(rev: str, down: str | tuple[str, ...] | None, message: str, table: str | None) -> str:
-    body = (
-        f'op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(20)))'
-        if table
-        else "pass"
-    )
-    undo = f'op.drop_table("{table}")' if table else "pass"
-    return textwrap.dedent(
-        f'''\
-        """{message}"""
-        from alembic import op
-        import sqlalchemy as sa
-
-        revision = {rev!r}
-        down_revision = {down!r}
-        branch_labels = None
-        depends_on = None
-
-
-        def upgrade():
-            {body}
-
-
-        def downgrade():
-            {undo}
-        '''
-    )
+    if not table:
+        return revision_source(rev, down, message)
+    create = f'op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(20)))'
+    return revision_source(rev, down, message, create, f'op.drop_table("{table}")')
 
 
 def history_spec(shape: str, n: int = 16) -> list[tuple[str, str | tuple[str, ...] | None, bool]]:

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import nbmigrate
+from support import revision_source
 from nbmigrate.errors import RevisionProblem
 
 
@@ -28,15 +29,7 @@ def rev_file(
     """Write a revision file by hand (``project.revision`` would refuse a broken graph)."""
     path = project.ini_path.parent / "migrations" / "versions" / f"{name or rev}.py"
     path.write_text(
-        f'"""rev {rev}"""\n'
-        "from alembic import op\n"
-        "import sqlalchemy as sa\n\n"
-        f"revision = {rev!r}\n"
-        f"down_revision = {down!r}\n"
-        f"branch_labels = {branch_labels!r}\n"
-        f"depends_on = {depends_on!r}\n\n\n"
-        f"def upgrade():\n    {body}\n\n\n"
-        f"def downgrade():\n    {down_body}\n"
+        revision_source(rev, down, upgrade=body, downgrade=down_body, depends_on=depends_on, branch_labels=branch_labels)
     )
     return path
 

@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 import nbmigrate
+from support import write_revision
 from nbmigrate.errors import ConnectionFailed, MigrationFailed, NbmigrateError
 
 PASSWORD = "S3cr@t%x"
@@ -82,11 +83,6 @@ def logs() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(saved)
-
-
-def write_revision(project: nbmigrate.Project, rev_id: str, upgrade: str) -> None:
-    path = Path(project.revision(f"rev {rev_id}", rev_id=rev_id).path)
-    path.write_text(path.read_text().replace('    """Upgrade schema."""\n    pass', '    """Upgrade schema."""\n    ' + upgrade))
 
 
 def files_text(root: Path, skip: tuple[str, ...] = ()) -> str:

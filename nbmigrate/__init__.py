@@ -16,6 +16,7 @@ from .errors import (
     LockTimeout,
     MigrationFailed,
     NbmigrateError,
+    NbmigrateWarning,
     ProjectNotFound,
     RevisionProblem,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "LockTimeout",
     "MigrationFailed",
     "NbmigrateError",
+    "NbmigrateWarning",
     "Project",
     "ProjectNotFound",
     "RevisionProblem",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,13 +70,19 @@ def drop_bytecode(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def undone_on_failure(script: ScriptDirectory, replacing: Path | None = None) -> Iterator[None]:
-    """Run a write; if it raises, remove the files it added and restore ``replacing``'s bytes."""
+def undone_on_failure(
+    script: ScriptDirectory, forget: Callable[[], None], replacing: Path | None = None
+) -> Iterator[None]:
+    """Run a write; if it raises, remove the files it added and restore ``replacing``'s bytes.
+
+    ``forget`` drops the warm revision map: Alembic adds the new revision to it before it fails.
+    """
     before = version_files(script)
     old = replacing.read_bytes() if replacing is not None and replacing.is_file() else None
     try:
         yield
     except BaseException:
+        forget()
         for path in version_files(script) - before:
             with contextlib.suppress(OSError):
                 path.unlink()

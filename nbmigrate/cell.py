@@ -30,11 +30,12 @@ magic line.)
 
 Re-running a cell never makes a second revision. A cell is recognised by, in this order:
 
-1. its ``--rev-id``;
+1. its ``--rev-id`` (together with the front end's cell id when there is one, so another cell
+   naming the same id is refused as taking an id that is taken);
 2. else the front end's cell id (Jupyter sends one with every execution);
-3. else its message and parent: the revision with this message that was made by a cell on the
-   parent this cell names (``--head``, default the current head), or that parent itself when it
-   is such a revision (the cell ran before, and its revision is now the head).
+3. else (a terminal, or the Python API without ``cell_id``) its message: the revision a cell
+   wrote with this message, wherever it now stands in the history; when several cells wrote
+   one, the one built on the parent this cell names (``--head``, default the current head).
 
 The kernel keeps, per project, a record of cell key → revision id and hashes; the generated file
 carries the same as a comment (``# nbmigrate-cell: key=... cell=... [ops=...]``) so a restarted
@@ -48,8 +49,10 @@ code); ``ops`` hashes what autogenerate produced. On a re-run:
   ``REV@-1``), rewritten, and upgraded with the new code (``"reapplied"``).
 
 A rewrite keeps the revision's parent unless the cell names another with ``--head``; a changed
-message changes the file name (Alembic's slug), and the old file is removed. Without a cell id
-(a terminal), two cells with the same message on the same parent are one cell.
+message changes the file name (Alembic's slug), and the old file is removed. Without a cell id,
+two cells with the same message are one cell: give each cell its own message (or ``--rev-id``).
+A revision whose applied ``downgrade()`` is empty is never re-applied: undoing it would leave
+its changes in the database under the new code.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _runtime, commands
 from ._files import check_inside, check_message, drop_bytecode, undone_on_failure
-from .errors import BadArguments, NbmigrateError, RevisionProblem
+from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem
 from .parser import Invocation
 from .project import Project
 from .results import HelpResult, MigrationResult, Result
@@ -811,19 +814,12 @@ def _autogenerate(project: Project, script: ScriptDirectory, metadata: Any, args
     )
 
 
-def _check_new_id(script: ScriptDirectory, rev_id: str) -> None:
-    existing = _lookup(script, rev_id)
-    if existing is not None:
-        raise RevisionProblem(
-            f"Revision id {rev_id!r} is already taken by {Path(existing.path).name}; choose another --rev-id. Nothing was written."
-        )
-
-
 def _check_branch_label(script: ScriptDirectory, label: str | None, *, ignore: str | None = None) -> None:
     if not label:
         return
     for rev in _all_scripts(script):
-        if rev.revision != ignore and label in rev.branch_labels:
+        # Alembic copies a label down its branch (``branch_labels``); the revision that set it has it in ``_orig_branch_labels``.
+        if rev.revision != ignore and label in rev._orig_branch_labels:
             raise RevisionProblem(
                 f"Branch label {label!r} is already used by revision {rev.revision}; choose another --branch-label. Nothing was written."
             )
@@ -960,7 +956,7 @@ def _write(project: Project, script: ScriptDirectory, plan: _Plan, *, replacing:
             **plan.template,
         )
 
-    with undone_on_failure(script, replacing=old_path):
+    with undone_on_failure(script, project.invalidate, replacing=old_path):
         written, capture = commands._call(project, run)
         if written is None:
             raise NbmigrateError("Alembic wrote no revision file (the template or a post-write hook removed it).")
@@ -1085,17 +1081,17 @@ class _CellRun:
         state = _state(self.project)
         key: tuple[str, ...]
         if self.rev_id is not None:
-            key = ("rev", self.rev_id)
+            key = ("rev", self.rev_id, self.cell_id) if self.cell_id else ("rev", self.rev_id)
             found = _lookup(script, self.rev_id)
             if found is None:
                 return key, None
             marker = _marker(self.project, found.path)
-            mine = {_key_digest(key)} | ({_key_digest(("cell", self.cell_id))} if self.cell_id else set())
-            if (marker is not None and marker.key in mine) or (
-                key in state.records and state.records[key].revision == found.revision
+            record = state.records.get(key)
+            if (marker is not None and marker.key == _key_digest(key)) or (
+                record is not None and record.revision == found.revision
             ):
                 return key, found
-            _check_new_id(script, self.rev_id)  # taken by a revision this cell did not make
+            commands.check_new_id(script, self.rev_id)  # taken by a revision this cell did not make
         if self.cell_id:
             key = ("cell", self.cell_id)
             record = state.records.get(key)
@@ -1107,24 +1103,20 @@ class _CellRun:
                 if marker is not None and marker.key == digest:
                     return key, rev
             return key, None
+        # By message: the revisions a message-keyed cell wrote with this message.
+        made = [
+            rev for rev in _all_scripts(script)
+            if (marker := _marker(self.project, rev.path)) is not None
+            and marker.key == _key_digest(("message", self.message, _parent_name(_parents(rev))))
+        ]
+        if len(made) > 1:
+            parent = _resolve_parent(self.project, script, self.head)
+            on_parent = [rev for rev in made if _parents(rev) == ((parent.revision,) if parent is not None else ())]
+            made = on_parent or made[:0]
+        if len(made) == 1:
+            return ("message", self.message, _parent_name(_parents(made[0]))), made[0]
         parent = _resolve_parent(self.project, script, self.head)
-        parent_id = parent.revision if parent is not None else None
-        # The parent itself, when the cell made it (it ran before and its revision is the head)...
-        symbolic = self.head is None or not (parent_id or "base").startswith(self.head)
-        if parent is not None and symbolic:
-            own = ("message", self.message, _parent_name(_parents(parent)))
-            marker = _marker(self.project, parent.path)
-            if marker is not None and marker.key == _key_digest(own):
-                return own, parent
-        # ... or a revision with the cell's message built on that parent.
-        key = ("message", self.message, parent_id or "base")
-        digest = _key_digest(key)
-        for rev in _all_scripts(script):
-            if _parents(rev) == ((parent_id,) if parent_id else ()):
-                marker = _marker(self.project, rev.path)
-                if marker is not None and marker.key == digest:
-                    return key, rev
-        return key, None
+        return ("message", self.message, parent.revision if parent is not None else "base"), None
 
     # -- a new revision ------------------------------------------------------------------------
 
@@ -1133,7 +1125,7 @@ class _CellRun:
         parents = (parent.revision,) if parent is not None else ()
         _check_splice(parent, self.splice)
         if self.rev_id is not None:
-            _check_new_id(script, self.rev_id)
+            commands.check_new_id(script, self.rev_id)
         _check_branch_label(script, self.branch_label)
         commands.check_depends_on(self.project, script, self.depends_on)
         head_arg = parent.revision if parent is not None else "base"
@@ -1149,7 +1141,7 @@ class _CellRun:
 
         rev_id = self.rev_id or (auto.rev_id if auto is not None else None) or util.rev_id()
         if self.rev_id is None:
-            _check_new_id(script, rev_id)
+            commands.check_new_id(script, rev_id)
         plan = self._plan(rev_id, parents, head_arg, self.splice, key, auto)
         path = self._write(script, plan)
         result = self._result("created", plan, path)
@@ -1249,9 +1241,11 @@ class _CellRun:
         if not self.autogenerate:
             plan = self._plan(rev_id, parents, head_arg, splice, key, None, cell_hash=cell_hash)
         if not self._file_has_downgrade(Path(old.path)):
-            self.notes.append(
-                f"The applied {rev_id} had an empty downgrade(): what its upgrade made is still in the "
-                "database, and the new upgrade ran on top of it."
+            raise NbmigrateError(
+                f"The cell changed, but the applied revision {rev_id} ({Path(old.path).name}) has an empty "
+                "downgrade(): undoing it would leave what its upgrade made in the database, under the new code. "
+                f"Downgrade it by hand first (e.g. drop what it created, then `%migrate stamp {rev_id}@-1`), "
+                "or put the change in a new revision (a new cell). Nothing was written."
             )
         down = self._downgrade(target)
         try:
@@ -1364,7 +1358,7 @@ class _CellRun:
         except NbmigrateError as exc:
             if note is None:
                 note = "The revision file was written; fix the cell and run it again (it rewrites the same revision)."
-            raise _with_note(exc, note) from None
+            raise _with_note(exc, note) from exc.__cause__
         assert isinstance(result, MigrationResult)
         return result
 
@@ -1372,7 +1366,7 @@ class _CellRun:
         try:
             result = commands.downgrade(self.project, target, schema=self.schema, progress=self.progress)
         except NbmigrateError as exc:
-            raise _with_note(exc, "The revision was not rewritten.") from None
+            raise _with_note(exc, "The revision was not rewritten.") from exc.__cause__
         assert isinstance(result, MigrationResult)
         return result
 
@@ -1432,13 +1426,7 @@ class _CellRun:
         )
 
 
-def _failure_text(exc: NbmigrateError) -> str:
-    report = getattr(exc, "report", None)
-    return report.summary() if report is not None else str(exc)
-
-
 def _with_note(exc: NbmigrateError, note: str) -> NbmigrateError:
     """A failed upgrade or downgrade: the migration's report, plus what became of the cell's file."""
-    error = NbmigrateError(f"{_failure_text(exc)}\n{note}".strip())
-    error.report = getattr(exc, "report", None)  # type: ignore[attr-defined]
-    return error
+    text = f"{exc}\n{note}".strip()
+    return MigrationFailed(text, exc.report) if isinstance(exc, MigrationFailed) else type(exc)(text)

@@ -71,7 +71,7 @@ def _raise_translated(project: Project, error: BaseException) -> None:
 
 
 def _captured_warnings(project: Project, capture: _runtime.Capture) -> list[str]:
-    return [project.redact(w) for w in capture.warnings]
+    return list(dict.fromkeys(project.redact(w) for w in capture.warnings))  # each said once
 
 
 def _output(project: Project, capture: _runtime.Capture) -> str:
@@ -92,6 +92,11 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
         # Like `alembic -c conf/alembic.ini init DIR`: DIR is relative to where we run, not to the ini.
         target = (project.directory or Path.cwd()) / target
     existed = project.ini_path.is_file()
+    if not project.ini_path.parent.is_dir():
+        raise BadArguments(
+            f"The folder of {relative_path(project.ini_path)} does not exist: create it first, or give -c a "
+            "path in an existing folder. Nothing was written."
+        )
 
     # A relative directory lets Alembic write `script_location = %(here)s/...` (and the SQLite
     # URL beside it), so the project still works when its folder is moved or cloned.
@@ -170,7 +175,7 @@ def _script(project: Project) -> ScriptDirectory:
     script, capture, error = _runtime.contained(lambda: _load_all(project))
     if error is not None:
         _explain_load_error(project, error)
-    _warn_duplicates(project, capture, reloaded=project._scripts.loads != loads)
+    _warn_duplicates(project, script, capture, reloaded=project._scripts.loads != loads)
     return script
 
 
@@ -196,15 +201,18 @@ def _load_all(project: Project) -> ScriptDirectory:
     return script
 
 
-def _warn_duplicates(project: Project, capture: _runtime.Capture, *, reloaded: bool) -> None:
+def _warn_duplicates(project: Project, script: ScriptDirectory, capture: _runtime.Capture, *, reloaded: bool) -> None:
     """Say loudly when revision ids clash (results carry it too, see ``project.script_problems``)."""
     import warnings
+
+    from .errors import NbmigrateWarning
 
     texts = [t for t in capture.warnings if "loaded twice" in t]
     if reloaded:
         texts += project.script_problems
     for text in texts:
-        warnings.warn(f"nbmigrate: {project.redact(text)}", stacklevel=3)
+        # Attributed to the project's scripts, not to a line of nbmigrate (which a notebook would print).
+        warnings.warn_explicit(project.redact(text), NbmigrateWarning, filename=relative_path(script.dir), lineno=0)
 
 
 def _db_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
@@ -252,6 +260,12 @@ def _history_result(project: Project, command: str, scripts: Sequence[Script], *
     heads, reason = _db_heads(project)
     applied = _applied(script_dir, heads) if heads is not None else None
     warnings = [f"Database state not shown: {reason}"] if heads is None and reason else []
+    unknown = [h for h in heads or () if h not in script_dir.revision_map._revision_map]
+    if unknown:
+        warnings.append(
+            f"{project.version_table} holds {', '.join(unknown)}, which no revision file defines: restore "
+            "that file, or record where the database really is with `%migrate stamp --purge REVISION`."
+        )
     return HistoryResult(
         command=command,
         revisions=[_info(s, heads, applied) for s in scripts],
@@ -348,6 +362,16 @@ def current(project: Project, check_heads: bool = False, verbose: bool = False) 
 # -- commands that write revision files ----------------------------------------------------
 
 
+def check_new_id(script: ScriptDirectory, rev_id: str) -> None:
+    """Refuse a revision id a file already defines (Alembic would write a revision revising itself)."""
+    existing = script.revision_map._revision_map.get(rev_id)
+    if existing is not None:
+        raise RevisionProblem(
+            f"Revision id {rev_id!r} is already taken by {Path(existing.path).name}; choose another --rev-id. "
+            "Nothing was written."
+        )
+
+
 def _check_rev_id(rev_id: str | None) -> None:
     if rev_id is not None and not _SAFE_REV_ID.match(rev_id):
         raise BadArguments(
@@ -408,6 +432,8 @@ def revision(
     _check_rev_id(rev_id)
     message = check_message(message, required=False)
     script = _script(project)
+    if rev_id is not None:
+        check_new_id(script, rev_id)
     if version_path is not None:
         _check_version_path(script, version_path)
     check_depends_on(project, script, [depends_on] if isinstance(depends_on, str) else depends_on)
@@ -428,7 +454,7 @@ def revision(
                 process_revision_directives=process_revision_directives,
             )
 
-    with undone_on_failure(script):
+    with undone_on_failure(script, project.invalidate):
         scripts, capture = _call(project, _with_connection(project, run, needs_db=autogenerate))
     return _file_result(project, "revision", scripts, capture)
 
@@ -467,6 +493,8 @@ def merge(
     _check_rev_id(rev_id)
     message = check_message(message, required=False)
     script = _script(project)
+    if rev_id is not None:
+        check_new_id(script, rev_id)
     # Alembic added ``splice`` to merge in a later release; pass it only when asked for.
     extra = {"splice": True} if splice else {}
 
@@ -476,7 +504,7 @@ def merge(
                 project.config, revisions, message=message, branch_label=branch_label, rev_id=rev_id, **extra
             )
 
-    with undone_on_failure(script):
+    with undone_on_failure(script, project.invalidate):
         result, capture = _call(project, run)
     return _file_result(project, "merge", result, capture)
 
@@ -625,6 +653,8 @@ def stamp(
         plan=lambda script, heads: script._stamp_revs(targets, () if purge else heads),
         run=lambda: alembic.command.stamp(project.config, list(targets), tag=tag, purge=purge),
         preview=False, schema=schema, progress=None,
+        # Where the stamp left the database: nothing left to stamp from there (purge or not).
+        remaining=lambda script, heads: script._stamp_revs(targets, heads),
     )
 
 
@@ -662,8 +692,13 @@ def _migrate(
     preview: bool,
     schema: bool,
     progress: Progress | None,
+    remaining: Callable[[ScriptDirectory, tuple[str, ...]], Any] | None = None,
 ) -> MigrationResult:
-    """Pre-flight, lock, run Alembic contained, and read back where the database is now."""
+    """Pre-flight, lock, run Alembic contained, and read back where the database is now.
+
+    ``plan(script, heads)`` gives the steps from ``heads`` to the target; ``remaining`` (default:
+    ``plan``) what would still be left to do from where the run ended (nothing, if it arrived).
+    """
     from . import checksums, preflight
     from .locks import watch_commits
 
@@ -714,7 +749,7 @@ def _migrate(
                 note = _prove_rolled_back(project, conn, before_heads, before)
             else:
                 checksums.record(project, conn, script, applied_before, _applied(script, after_heads))
-            remaining = list(plan(script, after_heads)) if not _RELATIVE.search(target) else []
+            left = list((remaining or plan)(script, after_heads)) if not _RELATIVE.search(target) else []
             return MigrationResult(
                 note=note,
                 command=f"{kind} {target}",
@@ -728,7 +763,7 @@ def _migrate(
                 after=after,
                 diff=_diff(before, after),
                 preview=preview,
-                reached=not remaining,
+                reached=not left,
             )
 
     def on_event(kind_: str, n: int, step: Any) -> None:
@@ -967,7 +1002,7 @@ def _report_failure(
         output=_output(project, capture),
         warnings=[*notes, *_captured_warnings(project, capture)],
     )
-    raise MigrationFailed(report.summary(), report) from None
+    raise MigrationFailed(report.summary(), report) from error  # `--raiseerr` shows the database's error
 
 
 def _error_text(error: BaseException) -> str:

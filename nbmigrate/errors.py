@@ -10,6 +10,9 @@
     ├── LockTimeout                another run held the database lock for too long
     └── MigrationFailed            a migration raised; ``report`` says exactly what state is left
 
+    NbmigrateWarning (UserWarning) something to fix that does not stop the command (a revision id
+                                   defined by two files); results carry it in ``warnings`` too
+
 Anything else that escapes nbmigrate is a bug and keeps its traceback.
 """
 
@@ -59,6 +62,10 @@ class MigrationFailed(NbmigrateError):
         return self.report._repr_html_()
 
 
+class NbmigrateWarning(UserWarning):
+    """A problem that does not stop the command; shown as a warning and in the result."""
+
+
 def translate(exc: BaseException, redact: Callable[[str], str] = lambda s: s) -> NbmigrateError | None:
     """Map an error raised by Alembic, SQLAlchemy or a revision file to a user-facing error.
 
@@ -83,7 +90,7 @@ def translate(exc: BaseException, redact: Callable[[str], str] = lambda s: s) ->
     if isinstance(exc, ResolutionError):
         return RevisionProblem(redact(_resolution_message(exc)))
     if isinstance(exc, (RangeNotAncestorError, RevisionError)):
-        return RevisionProblem(redact(str(exc)))
+        return RevisionProblem(redact(_with_hint(str(exc))))
     if isinstance(exc, CommandError):
         cause = exc.__cause__
         if isinstance(cause, (MultipleHeads, ResolutionError)):
@@ -127,8 +134,29 @@ def _first_line(value: Any) -> str:
     return text.splitlines()[0] if text else type(value).__name__
 
 
+# What to do next, for Alembic messages that do not say it.
+_HINTS = (
+    ("Ambiguous walk", "The database has several heads: step from one, e.g. `branchname@+1` or `REVISION@+1`, or name the target."),
+    ("Walked too far", "There are not that many revisions in that direction: see `%migrate history`."),
+    ("didn't produce", "There are not that many revisions in that direction: see `%migrate history`."),
+    ("is not a valid downgrade target", "It must be below the database's revision: see `%migrate current` and `%migrate history`."),
+    ("is not a valid upgrade target", "It must be above the database's revision: see `%migrate current` and `%migrate history`."),
+    ("Target database is not up to date", "Upgrade it first: `%migrate upgrade head`."),
+    ("already used by revision", "Choose another --branch-label."),
+    ("No such template", "`%migrate list_templates` lists the templates."),
+)
+
+
+def _with_hint(text: str) -> str:
+    text = text.strip()
+    for marker, hint in _HINTS:
+        if marker in text:
+            return f"{text.rstrip('.')}. {hint}"
+    return text
+
+
 def _command_message(exc: Exception) -> str:
-    text = str(exc).strip()
+    text = _with_hint(str(exc))
     if "Can't locate revision identified by" in text:
         return text + " Check `%migrate history` for the revisions this project has."
     if "Path doesn't exist" in text:

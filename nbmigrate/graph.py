@@ -28,7 +28,7 @@ from typing import Any
 
 import graphviz
 from .errors import NbmigrateError, RevisionProblem
-from alembic.script.revision import MultipleHeads, Revision, RevisionError, RevisionMap
+from alembic.script.revision import MultipleHeads, ResolutionError, Revision, RevisionError, RevisionMap
 
 __all__ = [
     "STATES",
@@ -604,10 +604,18 @@ def _resolve_range(
         ]
         revision_map = RevisionMap(lambda: copies)
     try:
-        found = revision_map.iterate_revisions(
-            bounds[1], bounds[0], inclusive=True, assert_relative_length=False
-        )
-        return {rev.revision for rev in found}
+        for bound in bounds:  # the lower end first: a name that names nothing is said as such
+            if isinstance(bound, str) and bound not in ("base", "heads"):
+                revision_map.get_revisions(bound)
+        found = {
+            rev.revision
+            for rev in revision_map.iterate_revisions(bounds[1], bounds[0], inclusive=True, assert_relative_length=False)
+        }
+        if not found:
+            raise RevisionRangeError(
+                f"The range {rev_range!r} holds no revisions: give it as older:newer, e.g. `-r base:heads`."
+            )
+        return found
     except MultipleHeads as exc:
         # Alembic's raw message names no way out; say what to type instead.
         raise RevisionRangeError(
@@ -615,7 +623,10 @@ def _resolve_range(
             f"({', '.join(sorted(exc.heads))}); use a revision id, '<branchname>@head' or 'heads'."
         ) from None
     except RevisionError as exc:
-        raise RevisionRangeError(f"Invalid revision range {rev_range!r}: {exc}") from None
+        hint = "Check `%migrate history` for the revisions." if isinstance(exc, ResolutionError) else (
+            "Give it as older:newer, e.g. `-r base:heads`."
+        )
+        raise RevisionRangeError(f"Invalid revision range {rev_range!r}: {str(exc).rstrip('.')}. {hint}") from None
 
 
 def _topological(nodes: Mapping[str, RevisionNode], edges: Iterable[Edge]) -> tuple[str, ...]:

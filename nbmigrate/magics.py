@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from traitlets import Bool, CFloat, Unicode
 
-from .errors import MigrationFailed, NbmigrateError
+from .errors import NbmigrateError
 from .parser import Invocation, dispatch, parse
 from .project import Project
 
@@ -119,8 +119,6 @@ def _real_error(exc: NbmigrateError) -> BaseException:
 
 def _usage_error(exc: NbmigrateError) -> UsageError:
     """The one message a user sees; IPython hides the traceback only for ``UsageError`` itself."""
-    if isinstance(exc, MigrationFailed):
-        return UsageError(exc.report.summary())
     return UsageError(str(exc))
 
 

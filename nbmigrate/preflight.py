@@ -245,6 +245,7 @@ def _unresolved(script: ScriptDirectory, target: str, project: Project) -> str |
 
 
 def _problem(problems: list[str], lead: str) -> RevisionProblem:
+    problems = [p if p.rstrip().endswith((".", "?", "!", ")")) else p.rstrip() + "." for p in problems]
     if len(problems) == 1:
         text = f"{problems[0]} Nothing was run."
     else:

@@ -14,7 +14,7 @@ import re
 import sys
 import urllib.parse
 from argparse import Namespace
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -201,6 +201,7 @@ class Project:
                     "postgresql+psycopg://user@host/db) nor a variable holding one."
                 ) from None
             self._remember(url)
+            _check_host(url, self.redact)
             self._override = url
         self._dispose_engine()
         self._apply_override()
@@ -224,12 +225,14 @@ class Project:
         if not raw:
             return None
         try:
-            return make_url(raw)
+            url = make_url(raw)
         except Exception:
             raise ConnectionFailed(
                 f"The sqlalchemy.url in {self.ini_path.name} is not a database URL: "
                 f"{self.redact(raw)!r}. Fix it, or use `%migrate connect URL`."
             ) from None
+        _check_host(url, self.redact)
+        return url
 
     @property
     def display_url(self) -> str:
@@ -239,10 +242,8 @@ class Project:
             return "(no database configured)"
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             # A file under the working directory is shown relative to it: shorter, and the same
-            # on every machine (saved notebooks stay stable).
-            path = Path(url.database)
-            with contextlib.suppress(ValueError):
-                return url.set(database=str(path.resolve().relative_to(Path.cwd().resolve()))).render_as_string()
+            # on every machine (saved notebooks stay stable); any other file by its full path.
+            return url.set(database=relative_path(url.database, resolve=True)).render_as_string()
         return url.render_as_string(hide_password=True)
 
     def engine(self) -> Engine:
@@ -533,12 +534,25 @@ def sync_url(url: URL) -> URL:
     return url.set(drivername=f"{url.get_backend_name()}+{driver}")
 
 
-def relative_path(path: str | os.PathLike[str]) -> str:
-    """``path`` relative to the working directory when it is below it (stable in saved notebooks)."""
+def relative_path(path: str | os.PathLike[str], *, resolve: bool = False) -> str:
+    """``path`` relative to the working directory when it is below it (stable in saved notebooks).
+
+    Otherwise ``path`` as given, or with ``resolve`` its full path without ``..``.
+    """
+    full = Path(path).resolve()
     try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+        return str(full.relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path)
+        return str(full) if resolve else str(path)
+
+
+def _check_host(url: URL, redact: Callable[[str], str]) -> None:
+    """A host with "@" in it is the tail of a password whose "@" was not written ``%40``."""
+    if url.host and "@" in url.host:
+        raise BadArguments(
+            f"The database URL {redact(url.render_as_string(hide_password=True))} has an \"@\" after the "
+            "password's first one: write each \"@\" of the password as %40 (urllib.parse.quote_plus)."
+        )
 
 
 def transactional_sqlite(engine: Engine) -> None:

@@ -470,6 +470,42 @@ def test_cell_id_recognises_the_cell_across_messages_and_restarts(ip, project, m
     assert records[("cell", "cell-2")][0] == other.revision
 
 
+def test_another_cell_naming_a_taken_rev_id_is_refused(ip, project, monkeypatch):
+    class Kernel:
+        cell = "cell-1"
+
+        def get_parent(self):
+            return {"metadata": {"cellId": self.cell}}
+
+    kernel = Kernel()
+    monkeypatch.setattr(ip, "kernel", kernel, raising=False)
+    first = revision(ip, '-m "left" --rev-id b001 --branch-label left', "op.execute('select 1')")
+    assert revision(ip, '-m "left" --rev-id b001 --branch-label left', "op.execute('select 2')").status == "rewritten"
+    kernel.cell = "cell-2"
+    message = refused(ip, project, '-m "another cell" --rev-id b001', "op.execute('select 3')")
+    assert "Revision id 'b001' is already taken by b001_left.py" in message
+    assert "select 2" in Path(first.path).read_text()
+
+
+def test_without_a_cell_id_a_message_names_its_cell_wherever_it_stands(ip, project):
+    first = revision(ip, '-m "create a"', 'op.create_table("a", sa.Column("id", sa.Integer))')
+    revision(ip, '-m "create b"', 'op.create_table("b", sa.Column("id", sa.Integer))')
+    again = revision(ip, '-m "create a"', 'op.create_table("a", sa.Column("id", sa.Integer))')
+    assert again.status == "unchanged" and again.revision == first.revision
+    changed = revision(ip, '-m "create a"', 'op.create_table("a", sa.Column("id", sa.BigInteger))')
+    assert changed.status == "rewritten" and changed.revision == first.revision and changed.down_revision == ()
+    assert len(versions(project)) == 2
+
+
+def test_a_failed_apply_raises_migration_failed(project):
+    p = nbmigrate.Project()
+    with pytest.raises(nbmigrate.MigrationFailed) as caught:
+        p.revision_cell("op.execute('SELECT * FROM no_such_table_nbm')", message="broken", apply=True)
+    assert caught.value.report.revision is not None and "no_such_table_nbm" in caught.value.report.error
+    assert "The revision file was written" in str(caught.value)
+    assert isinstance(caught.value.__cause__, sa.exc.OperationalError)  # what --raiseerr shows
+
+
 def test_message_key_survives_a_restart(ip, project):
     first = revision(ip, '-m "create user"', USER_TABLE)
     cellmod._STATES.clear()
@@ -658,11 +694,15 @@ def test_reapply_on_a_branched_database_touches_only_that_revision(ip, project):
     assert sorted(result.apply.heads_after) == ["aa", "bb"]
     assert sorted(tables(sqlite_url(project))) == ["a", "b2", "user"]
     assert result.down_revision == (root.revision,)
-    # the bare cell's revision had no downgrade: re-applying it says what that means
-    again = revision(ip, '-m "a" --rev-id aa --apply', 'op.create_table("a2", sa.Column("id", sa.Integer, primary_key=True))')
-    assert again.status == "reapplied"
-    assert any("empty downgrade()" in note for note in again.notes)
-    assert sorted(tables(sqlite_url(project))) == ["a", "a2", "b2", "user"]
+    # the bare cell's revision has no downgrade: undoing it would leave its table behind, so a
+    # re-apply is refused before anything runs
+    aa = project / "migrations" / "versions" / "aa_a.py"
+    source = aa.read_text()
+    with pytest.raises(UsageError, match=r"applied revision aa \(aa_a.py\) has an empty downgrade\(\).*Nothing was written"):
+        revision(ip, '-m "a" --rev-id aa --apply', 'op.create_table("a2", sa.Column("id", sa.Integer, primary_key=True))')
+    assert aa.read_text() == source
+    assert sorted(ip.run_line_magic("migrate", "current").heads) == ["aa", "bb"]
+    assert sorted(tables(sqlite_url(project))) == ["a", "b2", "user"]
 
 
 def test_an_autogenerate_cell_with_only_the_magic_line(ip, project):

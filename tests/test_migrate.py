@@ -950,3 +950,65 @@ def test_password_never_shown(env: str, canary_url: str, ip: Any, capfd: pytest.
             assert secret not in text
     assert "S3cr" not in Path("alembic.ini").read_text()
     assert all("S3cr" not in p.read_text() for p in Path("migrations").rglob("*.py"))
+
+
+# -- mistakes found by hand, each once answered wrongly ------------------------------------------
+
+
+def test_mistakes_get_a_next_step(branched: str, ip: Any) -> None:
+    usage_error(ip, 'revision -m "again" --rev-id 0002', "Revision id '0002' is already taken by 0002_add_mobile_number.py")
+    usage_error(ip, "revision -m x --branch-label side --head 0002", "already used by revision 0003", "Choose another --branch-label")
+    # a refused write leaves the warm revision map as it was
+    assert sorted(migrate(ip, "heads").heads) == ["0002", "0003"]
+    usage_error(ip, "upgrade +5", "several heads", "branchname@+1")
+    migrate(ip, "upgrade 0002")
+    usage_error(ip, "downgrade 0003", "not a valid downgrade target", "%migrate current")
+    usage_error(ip, "downgrade 0002+1", "%migrate history")
+    usage_error(ip, "init --template nosuch other", "No such template", "%migrate list_templates")
+    usage_error(ip, "-c nodir/alembic.ini init gen", "nodir/alembic.ini does not exist", "Nothing was written")
+    assert not Path("gen").exists() and not Path("nodir").exists()
+    usage_error(ip, "graph -r nope:head", "No such revision or branch 'nope'", "%migrate history")
+    usage_error(ip, "graph -r heads:base", "not an ancestor", "older:newer")
+
+
+def test_stamp_purge_arrives_where_asked(ip: Any) -> None:
+    seed(ip, "sqlite://")
+    migrate(ip, "upgrade head")
+    result = migrate(ip, "stamp 0001 --purge")
+    assert result.heads_after == ("0001",) and result.reached and result.note == ""
+    result = migrate(ip, "stamp heads --purge")
+    assert result.heads_after == ("0002",) and result.reached and result.note == ""
+
+
+def test_history_says_when_the_database_is_at_a_revision_no_file_defines(ip: Any) -> None:
+    url = seed(ip, "sqlite://")
+    migrate(ip, "upgrade head")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ghost1'"))
+    engine.dispose()
+    result = migrate(ip, "history")
+    assert any("alembic_version holds ghost1, which no revision file defines" in w for w in result.warnings)
+    assert "ghost1" in rendered(result)
+
+
+def test_raiseerr_on_a_failed_migration_shows_the_database_error(ip: Any) -> None:
+    seed(ip, "sqlite://")
+    write_revision(ip, "failing", "0003", "op.execute('SELECT * FROM no_such_table_nbm')")
+    with pytest.raises(sa.exc.OperationalError, match="no_such_table_nbm"):
+        migrate(ip, "upgrade head --raiseerr")
+    usage_error(ip, "upgrade head", "failed in revision 0003", "no_such_table_nbm")
+
+
+def test_a_password_with_an_unencoded_at_sign_is_refused_whole(ip: Any) -> None:
+    database(ip, "sqlite://")
+    message = usage_error(ip, "connect postgresql+psycopg://me:S3cr@t%x@127.0.0.1/test", "write each \"@\" of the password as %40")
+    assert "S3cr" not in message and "t%x" not in message
+
+
+def test_a_sqlite_file_outside_the_working_directory_is_shown_without_dots(ip: Any, tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    migrate(ip, "init")
+    os.chdir(tmp_path / "work")
+    magics(ip).config_file = "../alembic.ini"
+    assert migrate(ip, "current").database == f"sqlite:///{tmp_path.resolve() / 'migrations.db'}"

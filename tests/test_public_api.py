@@ -22,6 +22,7 @@ PUBLIC = [
     "LockTimeout",
     "MigrationFailed",
     "NbmigrateError",
+    "NbmigrateWarning",
     "Project",
     "ProjectNotFound",
     "RevisionProblem",

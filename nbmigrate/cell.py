@@ -76,14 +76,14 @@ from typing import TYPE_CHECKING, Any
 from . import _runtime, commands
 from ._files import check_inside, check_message, drop_bytecode, undone_on_failure
 from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem
-from .parser import Invocation
+from .parser import Invocation, resolve_metadata
 from .project import Project
 from .results import HelpResult, MigrationResult, Result
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
 
-__all__ = ["CellCode", "CellResult", "parse_line", "revision_cell", "run_cell", "split_cell"]
+__all__ = ["CellCode", "CellResult", "parse_line", "resolve_metadata", "revision_cell", "run_cell", "split_cell"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -298,42 +298,6 @@ def run_cell(
         schema=(defaults or {}).get("schema", True),
         progress=progress,
     )
-
-
-def resolve_metadata(name: str | None, namespace: Mapping[str, Any] | None) -> Any:
-    """The ``MetaData`` named by ``--metadata`` (a dotted name in the kernel), or ``target_metadata``."""
-    namespace = namespace or {}
-    if name is None:
-        value = namespace.get("target_metadata")
-        if value is None:
-            raise BadArguments(
-                "No MetaData for --autogenerate: name it with --metadata (e.g. `--metadata Base.metadata`), "
-                "or set `target_metadata = Base.metadata` in the notebook."
-            )
-        return _as_metadata(value, "target_metadata")
-    first, *rest = name.split(".")
-    if not first.isidentifier() or first not in namespace:
-        raise BadArguments(f"--metadata {name}: there is no variable {first!r} in this kernel. Run the cell that defines it first.")
-    value = namespace[first]
-    for i, part in enumerate(rest, 1):
-        try:
-            value = getattr(value, part)
-        except AttributeError:
-            where = ".".join([first, *rest[: i - 1]])
-            raise BadArguments(f"--metadata {name}: {where} has no attribute {part!r}.") from None
-    return _as_metadata(value, name)
-
-
-def _as_metadata(value: Any, name: str) -> Any:
-    from sqlalchemy import MetaData
-
-    if isinstance(value, MetaData):
-        return value
-    if isinstance(getattr(value, "metadata", None), MetaData):  # a declarative Base
-        return value.metadata
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, MetaData) for v in value):
-        return list(value)
-    raise BadArguments(f"--metadata {name} is a {type(value).__name__}, not a MetaData (e.g. `--metadata Base.metadata`).")
 
 
 # -- the cell's code -------------------------------------------------------------------------

@@ -18,9 +18,11 @@ command, the files of applied revisions that have a row are hashed again; one th
 a warning in the command's result: the database holds what the file said when it ran.
 Revisions applied without nbmigrate (the ``alembic`` command line) have no row and are not checked.
 
-It is on by default; ``nbmigrate.checksums = false`` in the ``[alembic]`` section of
-``alembic.ini`` turns it off (the table is then neither read nor written). Autogenerate in
-nbmigrate's ``env.py`` ignores the table; an ``env.py`` of your own should too (``include_name``).
+It is on by default for projects whose ``env.py`` knows the table (the one ``%migrate init``
+writes, whose autogenerate leaves it alone), and off for others (a project made by ``alembic
+init``, whose autogenerate would want to drop it). ``nbmigrate.checksums = true`` or ``false`` in
+the ``[alembic]`` section of ``alembic.ini`` decides either way (off: the table is neither read
+nor written); an ``env.py`` of your own with it on should skip the table in ``include_name``.
 """
 
 from __future__ import annotations
@@ -46,10 +48,16 @@ TABLE = CHECKSUM_TABLE
 OPTION = "nbmigrate.checksums"
 
 
-def enabled(project: Project) -> bool:
-    """False when the project's config says ``nbmigrate.checksums = false``."""
+def enabled(project: Project, script: ScriptDirectory) -> bool:
+    """What the config says (``nbmigrate.checksums``), else whether ``env.py`` knows the table."""
     value = project.config.get_main_option(OPTION)
-    return value is None or value.strip().lower() not in ("false", "no", "off", "0")
+    if value is not None and value.strip():
+        return value.strip().lower() not in ("false", "no", "off", "0")
+    env_py = Path(script.env_py_location)
+    try:
+        return TABLE in env_py.read_text(encoding="utf-8")
+    except OSError:
+        return False
 
 
 def checksum(path: str | os.PathLike[str]) -> str:
@@ -60,7 +68,7 @@ def checksum(path: str | os.PathLike[str]) -> str:
 
 def verify(project: Project, conn: Connection, script: ScriptDirectory, applied: Iterable[str]) -> list[str]:
     """Warn (and return the warnings) for each applied revision whose file changed since it was recorded."""
-    if not enabled(project):
+    if not enabled(project, script):
         return []
     from sqlalchemy import inspect, select
 
@@ -93,7 +101,7 @@ def record(
     project: Project, conn: Connection, script: ScriptDirectory, before: Iterable[str], after: Iterable[str]
 ) -> None:
     """Record the files of revisions applied since ``before``; forget those no longer applied."""
-    if not enabled(project):
+    if not enabled(project, script):
         return
     from sqlalchemy import delete, inspect
 

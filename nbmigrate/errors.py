@@ -163,9 +163,9 @@ def _command_message(exc: Exception) -> str:
         return text + " Run `%migrate init` to create a project, or pass -c/--config."
     if "does not provide a MetaData object" in text:
         return text + (
-            " Give it your models' MetaData: nbmigrate's env.py reads "
-            "config.attributes['target_metadata'] (e.g. `project.config.attributes"
-            "['target_metadata'] = Base.metadata`); an env.py of your own sets target_metadata."
+            " Give it your models' MetaData: in a notebook, `--metadata Base.metadata` or a "
+            "`target_metadata = Base.metadata` variable (nbmigrate's env.py uses it); from Python, "
+            "`project.check(metadata=Base.metadata)`; an env.py of your own sets target_metadata."
         )
     return text
 

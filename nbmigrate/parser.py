@@ -72,6 +72,11 @@ def _build() -> argparse.ArgumentParser:
         )
     for name in ("upgrade", "downgrade", "stamp"):
         choices[name].add_argument("--no-schema", dest="no_schema", action="store_true", help="skip the schema before/after")
+    for name in ("revision", "check"):
+        choices[name].add_argument(
+            "--metadata", metavar="NAME",
+            help="the kernel's MetaData to compare with, e.g. Base.metadata (default: a target_metadata variable)",
+        )
     _COMMANDS.update(choices)
     parser = cli.parser
     parser.prog = "%migrate"
@@ -149,7 +154,7 @@ def parse(line: str) -> Invocation:
         raise BadArguments(f"Name a command. Usage: {parser.format_usage().strip().replace('usage: ', '')}")
     fn, positional, kwarg = options.cmd
     arguments = {k: getattr(options, k, None) for k in (*positional, *kwarg)}
-    for extra in ("preview", "no_schema", "tables", "db_schema", "engine"):
+    for extra in ("preview", "no_schema", "tables", "db_schema", "engine", "metadata"):
         if hasattr(options, extra):
             arguments[extra] = getattr(options, extra)
     return Invocation(
@@ -271,6 +276,14 @@ def _run(
         raise BadArguments(f"{name!r} is not a command nbmigrate runs.")
     if name != "init" and name != "list_templates":
         project.require()
+    if name in ("check", "revision"):
+        # Autogenerate compares the kernel's models: --metadata NAME, or a target_metadata variable.
+        named = args.pop("metadata", None)
+        if named is not None and name == "revision" and not args.get("autogenerate"):
+            raise BadArguments("--metadata names the model for --autogenerate; add --autogenerate, or drop --metadata.")
+        if named is not None or (namespace is not None and "target_metadata" in namespace):
+            if name == "check" or args.get("autogenerate"):
+                args["metadata"] = resolve_metadata(named, namespace)
     return getattr(commands, name)(project, **{k: v for k, v in args.items() if k not in ("preview", "tables", "db_schema", "engine")})
 
 
@@ -289,3 +302,39 @@ def _resolve(target: str, namespace: Mapping[str, Any] | None) -> Any:
             f"{target!r} is neither a database URL (e.g. sqlite:///file.db) nor a variable of this kernel."
         )
     return target
+
+
+def resolve_metadata(name: str | None, namespace: Mapping[str, Any] | None) -> Any:
+    """The ``MetaData`` named by ``--metadata`` (a dotted name in the kernel), or ``target_metadata``."""
+    namespace = namespace or {}
+    if name is None:
+        value = namespace.get("target_metadata")
+        if value is None:
+            raise BadArguments(
+                "No MetaData for --autogenerate: name it with --metadata (e.g. `--metadata Base.metadata`), "
+                "or set `target_metadata = Base.metadata` in the notebook."
+            )
+        return _as_metadata(value, "target_metadata")
+    first, *rest = name.split(".")
+    if not first.isidentifier() or first not in namespace:
+        raise BadArguments(f"--metadata {name}: there is no variable {first!r} in this kernel. Run the cell that defines it first.")
+    value = namespace[first]
+    for i, part in enumerate(rest, 1):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            where = ".".join([first, *rest[: i - 1]])
+            raise BadArguments(f"--metadata {name}: {where} has no attribute {part!r}.") from None
+    return _as_metadata(value, name)
+
+
+def _as_metadata(value: Any, name: str) -> Any:
+    from sqlalchemy import MetaData
+
+    if isinstance(value, MetaData):
+        return value
+    if isinstance(getattr(value, "metadata", None), MetaData):  # a declarative Base
+        return value.metadata
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, MetaData) for v in value):
+        return list(value)
+    raise BadArguments(f"--metadata {name} is a {type(value).__name__}, not a MetaData (e.g. `--metadata Base.metadata`).")

@@ -284,7 +284,8 @@ class Project:
         from sqlalchemy.engine import Connection
 
         if isinstance(self._override, Connection):
-            yield self._override
+            with transactional_sqlite_connection(self._override):
+                yield self._override
             return
         try:
             conn = self.engine().connect()
@@ -296,7 +297,8 @@ class Project:
                 raise
             raise mapped from exc  # `--raiseerr` shows the original
         try:
-            yield conn
+            with transactional_sqlite_connection(conn):
+                yield conn
         finally:
             conn.close()
 
@@ -309,6 +311,7 @@ class Project:
         """
         from alembic.runtime.migration import MigrationContext
 
+        began = not conn.in_transaction()  # a transaction of the caller's (a connected Connection) goes on
         context = MigrationContext.configure(
             conn,
             opts={"version_table": self.version_table, "version_table_schema": self.version_table_schema},
@@ -316,7 +319,7 @@ class Project:
         try:
             return tuple(context.get_current_heads())
         finally:
-            if end_transaction and conn.in_transaction():
+            if end_transaction and began and conn.in_transaction():
                 conn.rollback()
 
     # -- secrets -------------------------------------------------------------------------
@@ -436,11 +439,11 @@ class Project:
 
         return commands.edit(self, rev)
 
-    def check(self) -> Any:
+    def check(self, metadata: Any = None) -> Any:
         """Whether autogenerate would find operations (see :func:`nbmigrate.commands.check`)."""
         from . import commands
 
-        return commands.check(self)
+        return commands.check(self, metadata=metadata)
 
     def ensure_version(self, sql: bool = False) -> Any:
         """Create the version table if missing (see :func:`nbmigrate.commands.ensure_version`)."""
@@ -567,10 +570,38 @@ def transactional_sqlite(engine: Engine) -> None:
     def _no_pysqlite_transactions(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
 
-    @event.listens_for(engine, "begin")
-    def _explicit_begin(conn: Any) -> None:
-        begin = conn.info.get("nbmigrate.begin")  # under the migration lock: BEGIN IMMEDIATE (nbmigrate.locks)
-        begin(conn) if begin is not None else conn.exec_driver_sql("BEGIN")
+    event.listen(engine, "begin", _sqlite_begin)
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """The explicit ``BEGIN`` of a transactional SQLite connection."""
+    begin = conn.info.get("nbmigrate.begin")  # under the migration lock: BEGIN IMMEDIATE (nbmigrate.locks)
+    begin(conn) if begin is not None else conn.exec_driver_sql("BEGIN")
+
+
+@contextlib.contextmanager
+def transactional_sqlite_connection(conn: Connection) -> Iterator[None]:
+    """:func:`transactional_sqlite` for one connection of an engine nbmigrate did not make.
+
+    An Engine or Connection passed to ``connect`` keeps its own settings outside nbmigrate's
+    work; while nbmigrate uses it, its SQLite connection runs DDL inside real transactions too.
+    """
+    from sqlalchemy import event
+
+    driver = conn.connection.driver_connection if conn.dialect.name == "sqlite" and not conn.closed else None
+    if driver is None or getattr(driver, "isolation_level", None) is None or conn.in_transaction():
+        yield  # not SQLite, already transactional, or inside the caller's transaction: left as it is
+        return
+
+    saved = driver.isolation_level
+    driver.isolation_level = None
+    event.listen(conn, "begin", _sqlite_begin)
+    try:
+        yield
+    finally:
+        event.remove(conn, "begin", _sqlite_begin)
+        if not conn.closed and not conn.invalidated and not conn.in_transaction():
+            driver.isolation_level = saved
 
 
 def _config_paths(

@@ -60,6 +60,42 @@ def fails(project: nbmigrate.Project, target: str = "head") -> Any:
 # -- databases with transactional DDL: nothing is left --------------------------------------------
 
 
+@pytest.mark.parametrize("given", ["engine", "connection"])
+def test_a_connected_sqlite_engine_or_connection_rolls_back_too(
+    given: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Engine or Connection of the user's, with pysqlite's own transaction handling."""
+    engine = sa.create_engine(sqlite_url)
+    project = project_with(tmp_path, monkeypatch, "sqlite://", CREATE_A, CREATE_B + "\n" + FAIL)
+    conn = engine.connect() if given == "connection" else None
+    project.connect(conn if conn is not None else engine)
+    report = fails(project)
+    assert report.rolled_back and report.heads_after == () and report.transactional_ddl
+    assert state(sqlite_url) == {"rows": {}, "version": []}
+    if conn is not None:  # the user's connection is handed back with its own settings
+        assert conn.connection.driver_connection.isolation_level == "" and not conn.in_transaction()
+        conn.close()
+    engine.dispose()
+
+
+def test_a_connected_connection_keeps_its_transaction(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE notes (x INTEGER)"))
+    project = project_with(tmp_path, monkeypatch, "sqlite://", CREATE_A)
+    conn = engine.connect()
+    conn.execute(sa.text("INSERT INTO notes VALUES (1)"))
+    assert project.connect(conn).heads == ()
+    with pytest.raises(nbmigrate.BadArguments, match="has a transaction in progress: commit or roll it back first"):
+        project.upgrade("head")
+    conn.commit()  # the user's insert survived nbmigrate's reads
+    assert state(sqlite_url)["version"] == [] and project.upgrade("head").heads_after == ("0001",)
+    with engine.connect() as other:
+        assert other.execute(sa.text("SELECT COUNT(*) FROM notes")).scalar() == 1
+    conn.close()
+    engine.dispose()
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_failure_rolls_back_everything(kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = request.getfixturevalue("sqlite_url" if kind == "sqlite" else "pg_url")

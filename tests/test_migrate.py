@@ -1012,3 +1012,21 @@ def test_a_sqlite_file_outside_the_working_directory_is_shown_without_dots(ip: A
     os.chdir(tmp_path / "work")
     magics(ip).config_file = "../alembic.ini"
     assert migrate(ip, "current").database == f"sqlite:///{tmp_path.resolve() / 'migrations.db'}"
+
+
+def test_check_and_autogenerate_compare_the_kernels_models(ip: Any) -> None:
+    database(ip, "sqlite://")
+    usage_error(ip, "check", "does not provide a MetaData", "--metadata Base.metadata")
+    ip.run_cell("import sqlalchemy as sa\nmodels = sa.MetaData()\nsa.Table('user', models, sa.Column('id', sa.Integer, primary_key=True))")
+    differ = migrate(ip, "check --metadata models")
+    assert not differ.ok and "add_table" in differ.text
+    made = migrate(ip, "revision -m users --autogenerate --metadata models --rev-id 0001")
+    assert "op.create_table('user'" in made.source
+    migrate(ip, "upgrade head")
+    ip.user_ns["target_metadata"] = ip.user_ns["models"]
+    try:
+        assert migrate(ip, "check").ok  # a target_metadata variable is used without --metadata
+    finally:
+        ip.user_ns.pop("target_metadata")
+    usage_error(ip, "revision -m x --metadata models", "add --autogenerate")
+    usage_error(ip, "check --metadata nope", "no variable 'nope'")

@@ -263,3 +263,26 @@ def test_checksums_can_be_turned_off(sqlite_url: str, project: nbmigrate.Project
     first.write_text(first.read_text() + "\n# edited\n")
     assert edited(project.upgrade("head").warnings) == []
     assert checksum_rows(sqlite_url) == {}
+
+
+@pytest.mark.parametrize("setting", [None, "true"])
+def test_an_alembic_init_project_gets_no_checksum_table_unless_asked(
+    setting: str | None, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its env.py does not know the table: autogenerate (and `check`) would want to drop it."""
+    monkeypatch.chdir(tmp_path)
+    project = nbmigrate.Project()
+    project.init("alembic", template="generic")
+    ini = project.ini_path
+    text = ini.read_text().replace("driver://user:pass@localhost/dbname", sqlite_url)
+    if setting:
+        text = text.replace("[alembic]\n", f"[alembic]\nnbmigrate.checksums = {setting}\n", 1)
+    ini.write_text(text)
+    rev = Path(project.revision("first", rev_id="0001").path)
+    project.upgrade("head")
+    assert set(checksum_rows(sqlite_url)) == ({"0001"} if setting else set())
+    if not setting:
+        env_py = tmp_path / "alembic" / "env.py"
+        env_py.write_text(env_py.read_text().replace("target_metadata = None", "import sqlalchemy\ntarget_metadata = sqlalchemy.MetaData()"))
+        assert project.check().ok  # nothing of nbmigrate's in the database for autogenerate to drop
+    assert rev.is_file()

@@ -752,7 +752,10 @@ def _program(engine: str) -> str:
             "Graphviz's `dot` program is not on PATH: install Graphviz "
             "(https://graphviz.org/download/) or use the default engine 'graphviz-pure'."
         )
-    raise ValueError(f"unknown graph engine {engine!r}: use 'graphviz-pure' or 'dot'")
+    raise GraphvizNotFound(
+        f"Unknown graph engine {engine!r}: use 'graphviz-pure' (the default) or 'dot' "
+        "(`%config MigrateMagics.graph_engine = \"dot\"`)."
+    )
 
 
 def render_svg(dot: str, *, engine: str = "graphviz-pure", timeout: float | None = None) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from traitlets import Bool, CFloat, Unicode
+from traitlets import Bool, CFloat, Enum, Unicode
 
 from .errors import NbmigrateError
 from .parser import Invocation, dispatch, parse
@@ -26,8 +26,9 @@ class MigrateMagics(Magics):
     config_file = Unicode(
         "", help="Alembic config (alembic.ini or pyproject.toml) used when a line gives no -c/--config."
     ).tag(config=True)
-    graph_engine = Unicode(
-        "graphviz-pure", help="Program that lays out the revision graph: 'graphviz-pure' (bundled) or 'dot'."
+    graph_engine = Enum(
+        ["graphviz-pure", "dot"], "graphviz-pure",
+        help="Program that lays out the revision graph: 'graphviz-pure' (bundled) or 'dot'.",
     ).tag(config=True)
     show_schema = Bool(True, help="Show the schema before/after on upgrade, downgrade and stamp.").tag(config=True)
     lock_timeout = CFloat(60.0, help="Seconds to wait for another run's database lock.").tag(config=True)

@@ -534,12 +534,14 @@ class TableDiff:
     added_check_constraints: tuple[CheckConstraint, ...] = ()
     removed_check_constraints: tuple[CheckConstraint, ...] = ()
     comment_changed: bool = False
+    renamed_from: str | None = None  # the table's name before, when the table was renamed
 
     @property
     def is_empty(self) -> bool:
         """True when nothing in the table's schema changed."""
         return not (
-            self.added_columns
+            self.renamed_from
+            or self.added_columns
             or self.removed_columns
             or self.changed_columns
             or self.renamed_columns
@@ -605,6 +607,11 @@ class SchemaDiff:
     def renamed_columns(self) -> list[tuple[str, str, str]]:
         """``(table, old, new)`` of columns detected as renamed."""
         return [(t.name, r.old, r.new) for t in self.changed for r in t.renamed_columns]
+
+    @property
+    def renamed_tables(self) -> list[tuple[str, str]]:
+        """``(old, new)`` of tables detected as renamed (they are among :attr:`changed`)."""
+        return [(t.renamed_from, t.name) for t in self.changed if t.renamed_from]
 
     @property
     def version_changed(self) -> bool:
@@ -686,20 +693,16 @@ def _diff_table(before: Table, after: Table) -> tuple[TableDiff, list[str]]:
             if fields:
                 changed.append(ColumnChange(after.name, old_cols[col.name], col, fields))
 
-    renames: list[ColumnRename] = []
-    # Only the obvious case counts as a rename: exactly one column gone and one new, with the same
-    # type and nullability, holding values in the same number of rows (known on both sides).
-    if len(added) == 1 and len(removed) == 1:
-        old, new = removed[0], added[0]
-        if (
-            old.type == new.type
-            and old.nullable == new.nullable
-            and old.non_null is not None
-            and old.non_null == new.non_null
-        ):
-            fields = tuple(f for f in _changed_fields(old, new) if f not in ("type", "nullable"))
-            renames.append(ColumnRename(after.name, old, new, fields))
-            added, removed = [], []
+    # Only the obvious case counts as a rename: a column gone and a new one with the same type and
+    # nullability, holding values in the same number of rows (known on both sides), when no other
+    # gone or new column of the table looks the same.
+    renames = [
+        ColumnRename(after.name, old, new, tuple(f for f in _changed_fields(old, new) if f not in ("type", "nullable")))
+        for old, new in _unique_pairs(removed, added, lambda c: (c.type, c.nullable, c.non_null) if c.non_null is not None else None)
+    ]
+    paired = {id(r.before) for r in renames} | {id(r.after) for r in renames}
+    added = [c for c in added if id(c) not in paired]
+    removed = [c for c in removed if id(c) not in paired]
     rename_map = {r.old: r.new for r in renames}
 
     notes = []
@@ -738,17 +741,47 @@ def _diff_table(before: Table, after: Table) -> tuple[TableDiff, list[str]]:
     return result, notes
 
 
+def _unique_pairs(gone: Sequence[Any], new: Sequence[Any], signature: Any) -> list[tuple[Any, Any]]:
+    """Pairs of a gone and a new item whose signature (not ``None``) no other gone or new item shares."""
+    def by_signature(items: Sequence[Any]) -> dict[Any, list[Any]]:
+        groups: dict[Any, list[Any]] = {}
+        for item in items:
+            key = signature(item)
+            if key is not None:
+                groups.setdefault(key, []).append(item)
+        return groups
+
+    olds, news = by_signature(gone), by_signature(new)
+    return [(olds[key][0], news[key][0]) for key in olds if len(olds[key]) == 1 and len(news.get(key, ())) == 1]
+
+
+def _table_signature(table: Table) -> Any:
+    """What a renamed table keeps: its columns, keys and rows (when counted)."""
+    if table.row_count is None:
+        return None
+    columns = tuple((c.name, c.type, c.nullable, c.primary_key) for c in table.columns)
+    return columns, table.row_count
+
+
 def diff(before: Snapshot, after: Snapshot) -> SchemaDiff:
     """Compare two snapshots: tables, columns and constraints added, removed, changed or renamed."""
     added = tuple(t for name, t in after.tables.items() if name not in before.tables)
     removed = tuple(t for name, t in before.tables.items() if name not in after.tables)
     changed, unchanged, notes = [], [], []
+    # A table gone and a new one with the same columns and rows: renamed, not dropped.
+    for old, new in _unique_pairs(removed, added, _table_signature):
+        table_diff, table_notes = _diff_table(old, new)
+        changed.append(replace(table_diff, renamed_from=old.name))
+        notes.extend(table_notes)
+    renamed = {id(t) for td in changed for t in (td.before, td.after)}
+    added = tuple(t for t in added if id(t) not in renamed)
+    removed = tuple(t for t in removed if id(t) not in renamed)
     for table in removed:
         if table.row_count is None:
             notes.append(f"table `{table.name}` dropped (rows not counted)")
         elif table.row_count:
             notes.append(f"table `{table.name}` dropped with {_plural(table.row_count, 'row')}")
-    for name in sorted(set(before.tables) & set(after.tables)):
+    for name in sorted(set(before.tables) & set(after.tables)):  # after the renamed ones
         table_diff, table_notes = _diff_table(before.tables[name], after.tables[name])
         notes.extend(table_notes)
         if table_diff.is_empty:

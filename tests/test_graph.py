@@ -313,7 +313,7 @@ def test_missing_graphviz_pure_says_what_to_install(tmp_path: Path, monkeypatch:
 
 
 def test_render_errors() -> None:
-    with pytest.raises(ValueError, match="unknown graph engine"):
+    with pytest.raises(GraphvizNotFound, match="Unknown graph engine 'neato'"):
         render_svg("digraph {}", engine="neato")
     with pytest.raises(GraphvizError, match="failed"):
         render_svg("digraph { a -> }")

@@ -543,6 +543,38 @@ def test_rename_column_detected(db_url: str) -> None:
     assert "was note" in html
 
 
+def test_rename_among_other_drops_and_adds_is_detected(db_url: str) -> None:
+    create_shop(db_url)  # child.note: 2 of 4 rows have values; child.pid: 3 of 4
+    before = snapshot(db_url)
+    with ops(db_url) as op:
+        with op.batch_alter_table("child") as batch:
+            batch.alter_column("note", new_column_name="remark", existing_type=sa.String(20))
+            batch.add_column(sa.Column("tag", sa.Integer))
+    execute(db_url, "UPDATE child SET tag = 7 WHERE id = 1")
+    with ops(db_url) as op:
+        with op.batch_alter_table("child") as batch:
+            batch.drop_index("ix_child_note")
+            batch.drop_constraint("fk_child_parent", type_="foreignkey")
+            batch.drop_column("pid")
+    d = diff(before, snapshot(db_url))
+    # remark is the only new String(20) column with 2 values: note renamed; tag is new, pid gone
+    assert d.renamed_columns == [("child", "note", "remark")]
+    assert d.removed_columns == [("child", "pid")] and d.added_columns == [("child", "tag")]
+    assert d.data_loss == ["column `child.pid` dropped, 3 of 4 rows had values"]
+
+
+def test_rename_table_is_no_data_loss(db_url: str) -> None:
+    create_shop(db_url)
+    before = snapshot(db_url)
+    with ops(db_url) as op:
+        op.rename_table("child", "kid")
+    d = diff(before, snapshot(db_url))
+    assert d.renamed_tables == [("child", "kid")]
+    assert d.added_tables == d.removed_tables == [] and d.data_loss == []
+    assert "~ table kid (renamed from child)" in render_diff_text(d)
+    assert "renamed from child" in render_diff_html(d)
+
+
 def test_drop_and_add_with_other_counts_is_not_a_rename(db_url: str) -> None:
     create_shop(db_url)  # child.note has values in 2 of 4 rows
     before = snapshot(db_url)

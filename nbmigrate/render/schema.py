@@ -294,7 +294,10 @@ def _table_diff_html(td: TableDiff) -> str:
     changed = {ch.name: ch.fields for ch in td.changed_columns}
     for r in td.renamed_columns:
         changed[r.new] = ("name", *r.fields)
-    meta = f"comment {td.before.comment!r} → {td.after.comment!r}" if td.comment_changed else ""
+    notes = [f"renamed from {td.renamed_from}"] if td.renamed_from else []
+    if td.comment_changed:
+        notes.append(f"comment {td.before.comment!r} → {td.after.comment!r}")
+    meta = "; ".join(notes)
     before = _side_html(td.before, col_before, con_before, renamed_before, {})
     after = _side_html(td.after, col_after, con_after, renamed_after, changed)
     return _pair_html(CHANGED, td.name, td.before, td.after, (before, after), meta)
@@ -342,7 +345,8 @@ def _constraint_text(kind: str, item: object) -> str:
 
 def _table_diff_text(td: TableDiff) -> list[str]:
     meta = "" if td.before.row_count == td.after.row_count else f" ({_rows(td.before)} → {_rows(td.after)})"
-    lines = [f"{CHANGED} table {td.name}{meta}"]
+    renamed = f" (renamed from {td.renamed_from})" if td.renamed_from else ""
+    lines = [f"{CHANGED} table {td.name}{renamed}{meta}"]
     for c in td.added_columns:
         lines.append(f"    {ADDED} column {_column_text(c)}")
     for c in td.removed_columns:

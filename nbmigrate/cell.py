@@ -590,7 +590,7 @@ def _all_scripts(script: ScriptDirectory) -> list[Script]:
 
 
 def _parents(rev: Script | None) -> tuple[str, ...]:
-    return tuple(rev._normalized_down_revisions) if rev is not None else ()
+    return tuple(rev._versioned_down_revisions) if rev is not None else ()
 
 
 def _parent_name(parents: tuple[str, ...]) -> str:

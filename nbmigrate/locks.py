@@ -144,7 +144,7 @@ def _acquire(lock: _Lock, attempt: Callable[[], bool] | None = None) -> None:
             raise LockTimeout(
                 f"Gave up after {elapsed:.0f} s waiting for {waiting}. Nothing was run. Let that run "
                 "finish and try again, or wait longer: `%config MigrateMagics.lock_timeout = 300` "
-                "(or `project.lock_timeout`)."
+                "(from Python: `project.lock_timeout = 300`)."
             )
         time.sleep(min(POLL_SECONDS, max(0.0, lock.timeout - elapsed)))
         if attempt():

@@ -146,27 +146,27 @@ class _Progress:
     def __call__(self, n: int, total: int, text: str) -> None:
         if total < 2 or not self.enabled:
             return
-        from IPython.display import HTML, display
+        from IPython.display import display
 
         from .render._html import esc
 
-        body = HTML(
-            f'<div class="nbm-progress"><progress value="{n}" max="{total}"></progress> '
-            f"step {n} of {total}: {esc(text)}</div>"
-        )
+        line = f"step {n} of {total}: {text}"
+        body = {
+            "text/plain": line,
+            "text/html": f'<div class="nbm-progress"><progress value="{n}" max="{total}"></progress> {esc(line)}</div>',
+        }
         if self.handle is None:
-            self.handle = display(body, display_id=True)
+            self.handle = display(body, raw=True, display_id=True)
         else:
-            self.handle.update(body)
+            self.handle.update(body, raw=True)
 
     def __enter__(self) -> _Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self.handle is not None:
-            from IPython.display import HTML
-
-            self.handle.update(HTML(""))
+            # Empty in every format: a saved notebook keeps no trace of the progress line.
+            self.handle.update({"text/plain": "", "text/html": ""}, raw=True)
             self.handle = None
 
 

@@ -266,6 +266,8 @@ def _run(
         project.require()
         return commands.graph(project, rev_range=args.get("rev_range"), engine=args.get("engine") or defaults.get("graph_engine"), run=runner)
     if name == "schema":
+        if not project.connected:  # the database is the project's: there must be one
+            project.require()
         return commands.schema(project, tables=args.get("tables") or (), db_schema=args.get("db_schema"))
     if name in ("upgrade", "downgrade"):
         fn = getattr(commands, name)

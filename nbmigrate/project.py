@@ -206,6 +206,11 @@ class Project:
         self._dispose_engine()
         self._apply_override()
 
+    @property
+    def connected(self) -> bool:
+        """True when ``connect`` pointed this project at a database of its own choosing."""
+        return self._override is not None
+
     def disconnect(self) -> None:
         """Go back to the database named in the project's config."""
         self._override = None

@@ -271,6 +271,11 @@ def test_depends_on(ip, project):
     revision(ip, '-m "b" --rev-id b1 --head base --splice --branch-label b', "op.execute('select 1')")
     result = revision(ip, '-m "c" --head a1 --depends-on b1 --depends-on b', "op.execute('select 1')")
     assert module_of(result.path)["depends_on"] == ["b1", "b"]
+    # a dependency is not a parent: shown apart, and the cell re-runs as any other
+    info = {r.revision: r for r in ip.run_line_magic("migrate", "history").revisions}[result.revision]
+    assert info.down_revisions == ("a1",) and info.depends_on == ("b1",)
+    again = revision(ip, '-m "c" --head a1 --depends-on b1 --depends-on b', "op.execute('select 2')")
+    assert again.status == "rewritten" and again.revision == result.revision and again.down_revision == ("a1",)
     message = refused(ip, project, '-m "d" --head b1 --depends-on nope', "op.execute('select 1')")
     assert "nope" in message
 

@@ -1030,3 +1030,41 @@ def test_check_and_autogenerate_compare_the_kernels_models(ip: Any) -> None:
         ip.user_ns.pop("target_metadata")
     usage_error(ip, "revision -m x --metadata models", "add --autogenerate")
     usage_error(ip, "check --metadata nope", "no variable 'nope'")
+
+
+def test_a_multi_step_run_shows_progress_in_a_notebook(ip: Any) -> None:
+    from IPython.utils.capture import capture_output
+
+    seed(ip, "sqlite://")
+    with capture_output() as captured:  # a kernel-like publisher: displays are kept, updates included
+        result = migrate(ip, "upgrade head")
+    frames = [o.data for o in captured.outputs]
+    assert [f["text/plain"] for f in frames] == [
+        "step 1 of 2: upgrade base → 0001: create user",
+        "step 2 of 2: upgrade 0001 → 0002: add mobile number",
+        "",  # then the line is emptied: a saved notebook keeps no trace of it
+    ]
+    assert '<progress value="2" max="2">' in frames[1]["text/html"] and frames[2]["text/html"] == ""
+    assert len(result.steps) == 2
+    with capture_output() as captured:  # one step: no progress line
+        migrate(ip, "downgrade -1")
+    assert captured.outputs == []
+
+
+def test_the_sql_shown_is_the_migrations_own(ip: Any) -> None:
+    seed(ip, "sqlite://")
+    write_revision(
+        ip, "wider names", "0003",
+        'with op.batch_alter_table("user") as batch:\n    batch.alter_column("first_name", type_=sa.String(80))',
+    )
+    migrate(ip, "upgrade 0002")
+    result = migrate(ip, "upgrade head")  # SQLite rebuilds the table: Alembic reflects it first
+    assert not any(s.upper().startswith("PRAGMA") or "sqlite_master" in s for s in result.sql), result.sql
+    assert any(s.startswith("CREATE TABLE _alembic_tmp_user") for s in result.sql)
+    assert all(s == s.strip() for s in result.sql) and set(result.steps[0].sql) <= set(result.sql)
+
+
+def test_schema_without_a_project_says_to_init(ip: Any) -> None:
+    usage_error(ip, "schema", "Run `%migrate init`")
+    migrate(ip, "connect sqlite://")  # a database of its own needs no project
+    assert migrate(ip, "schema").tables == {}

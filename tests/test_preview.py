@@ -72,7 +72,7 @@ def test_preview_shows_everything_and_leaves_the_database_untouched(project, kin
     assert result.after.tables["item"].row_count == 2
     assert result.note.startswith("Rolled back and checked: the database is still at 0001")
     assert _state(url) == before  # the proof, read independently of nbmigrate
-    assert "Preview of upgrade head" in str(result) and "would move 0001 -> 0002" in str(result)
+    assert "Preview of upgrade head" in str(result) and "would move 0001 → 0002" in str(result)
     assert "Rolled back and checked" in result._repr_html_()
 
 

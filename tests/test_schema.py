@@ -694,7 +694,7 @@ def test_diff_renderings_carry_markers(sqlite_url: str) -> None:
     assert '<span class="nbm-changed">~</span> table parent' in section
     assert "<th>before (3 rows)</th><th>after (3 rows)</th>" in section
     assert '<div class="nbm-err"><strong>⚠ Data loss</strong>' in section
-    assert "column `parent.score` dropped, 2 of 3 rows had values" in section
+    assert "column <code>parent.score</code> dropped, 2 of 3 rows had values" in section
     assert "3 tables unchanged: child, keep1, keep2" in section
     # The data-loss warning comes before the tables.
     assert section.index("Data loss") < section.index("table tag")

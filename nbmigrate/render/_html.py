@@ -7,6 +7,7 @@ on GitHub and nbviewer. Every class name starts with ``nbm-``.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 
 STYLE = """<style>
@@ -33,6 +34,14 @@ STYLE = """<style>
 def esc(value: object) -> str:
     """Escape any value for HTML text or attributes."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+_TICKS = re.compile(r"`([^`]+)`")
+
+
+def prose(value: object) -> str:
+    """A message for HTML: escaped, with its `backticked` parts (commands, names) as code."""
+    return _TICKS.sub(r"<code>\1</code>", esc(value))
 
 
 def wrap(body: str, *, cls: str = "") -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ._html import code, details, esc, span, title, wrap
+from ._html import code, details, esc, prose, span, title, wrap
 
 if TYPE_CHECKING:
     from ..cell import CellResult
@@ -53,13 +53,13 @@ def render_cell_html(result: CellResult) -> str:
     ]
     if result.downgrade_empty:
         parts.append(f'<div class="nbm-warn">⚠ {esc(EMPTY_DOWNGRADE)}</div>')
-    parts.extend(f'<div class="nbm-meta">{esc(note)}</div>' for note in result.notes)
+    parts.extend(f'<div class="nbm-meta">{prose(note)}</div>' for note in result.notes)
     parts.append(details("source", code(result.source, "python"), open_=True))
     if result.downgrade is not None:
         parts.append(details(f"downgrade with the applied code: {result.downgrade.command}", render_html(result.downgrade)))
     if result.apply is not None:
         parts.append('<div class="nbm-title">--apply</div>' + render_html(result.apply))
-    parts.extend(f'<div class="nbm-warn">⚠ {esc(w)}</div>' for w in result.warnings)
+    parts.extend(f'<div class="nbm-warn">⚠ {prose(w)}</div>' for w in result.warnings)
     if result.output.strip():
         parts.append(details("output", f"<pre>{esc(result.output)}</pre>"))
     return wrap("".join(parts))

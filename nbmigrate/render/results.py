@@ -21,7 +21,7 @@ from ..results import (
     TextResult,
 )
 from ..project import relative_path
-from ._html import code, details, esc, span, table, title, wrap
+from ._html import code, details, esc, prose, span, table, title, wrap
 
 STATE_MARK = {"current": "◉", "applied": "●", "pending": "○", "": " "}
 
@@ -50,7 +50,7 @@ def render_text(result: Result) -> str:
 
 
 def _extras_html(result: Result) -> str:
-    parts = [f'<div class="nbm-warn">⚠ {esc(w)}</div>' for w in getattr(result, "warnings", [])]
+    parts = [f'<div class="nbm-warn">⚠ {prose(w)}</div>' for w in getattr(result, "warnings", [])]
     output = getattr(result, "output", "")
     if output.strip():
         parts.append(details("output", f"<pre>{esc(output)}</pre>"))
@@ -160,7 +160,7 @@ def _migration_html(result: MigrationResult) -> str:
     parts = [title(f"{verb}{result.command}", meta=meta)]
     if result.preview:
         proof = result.note or f"Rolled back: the database is still at {_heads(result.heads_before)}."
-        parts.append(f'<div class="nbm-warn">{esc(proof)}</div>')
+        parts.append(f'<div class="nbm-warn">{prose(proof)}</div>')
     if result.steps:
         rows = [
             [esc(s.direction), f"<code>{esc(_arrow(s))}</code>", esc(s.message), esc(f"{s.duration * 1000:.0f} ms")]
@@ -175,7 +175,7 @@ def _migration_html(result: MigrationResult) -> str:
         state = span(f"now at {_heads(result.heads_after)}", "nbm-ok" if result.reached else "nbm-warn")
         parts.append(f"<div>was at {esc(_heads(result.heads_before))} · {state}</div>")
     if result.note and not result.preview:
-        parts.append(f'<div class="nbm-warn">⚠ {esc(result.note)}</div>')
+        parts.append(f'<div class="nbm-warn">⚠ {prose(result.note)}</div>')
     if result.sql:
         parts.append(details(f"SQL ({len(result.sql)} statements)", code(";\n\n".join(result.sql) + ";")))
     parts.append(_diff_html(result))
@@ -213,7 +213,7 @@ def _migration_text(result: MigrationResult) -> str:
     if not result.steps:
         lines.append("  nothing to do: the database is already there")
     if result.preview:
-        lines.append(f"would move {_heads(result.heads_before)} -> {_heads(result.heads_after)}")
+        lines.append(f"would move {_heads(result.heads_before)} → {_heads(result.heads_after)}")
     else:
         lines.append(f"was at {_heads(result.heads_before)}; now at {_heads(result.heads_after)}")
     if result.note and not result.preview:
@@ -224,7 +224,7 @@ def _migration_text(result: MigrationResult) -> str:
 def _heads(heads: Sequence[str] | None) -> str:
     if heads is None:
         return "(unknown)"
-    return ", ".join(heads) if heads else "base"
+    return ", ".join(sorted(heads)) if heads else "base"
 
 
 def failure_summary(report: FailureReport) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nbmigrate.render._html import details, esc, span, table, title, wrap
+from nbmigrate.render._html import details, esc, prose, span, table, title, wrap
 from nbmigrate.schema import (
     Column,
     ColumnChange,
@@ -308,7 +308,7 @@ def diff_section_html(d: SchemaDiff) -> str:
     heading, summary = _diff_heading(d)
     parts = [title(heading, meta=summary)]
     if d.data_loss:
-        items = "".join(f"<li>{esc(note)}</li>" for note in d.data_loss)
+        items = "".join(f"<li>{prose(note)}</li>" for note in d.data_loss)
         parts.append(f'<div class="nbm-err"><strong>⚠ Data loss</strong><ul>{items}</ul></div>')
     nothing = _side_html(None, {}, {}, {}, {})
     for t in d.removed:
@@ -350,7 +350,12 @@ def _table_diff_text(td: TableDiff) -> list[str]:
     for c in td.added_columns:
         lines.append(f"    {ADDED} column {_column_text(c)}")
     for c in td.removed_columns:
-        had = "" if c.non_null is None else f" ({c.non_null} of {_rows(td.before)} had values)"
+        if c.non_null is None:
+            had = ""
+        elif c.non_null:
+            had = f" ({c.non_null} of {_rows(td.before)} had values)"
+        else:
+            had = " (held no values)" if td.before.row_count else " (the table was empty)"
         lines.append(f"    {REMOVED} column {_column_text(c)}{had}")
     for ch in td.changed_columns:
         lines.append(f"    {CHANGED} column {ch.name}: {_field_changes(ch)}")

@@ -18,7 +18,7 @@ import traitlets
 
 from nbmigrate.graph import RevisionGraph
 from nbmigrate.render._html import esc, notebook_front_end
-from nbmigrate.render.graph import graph_html, graph_summary, graph_text, legend_html
+from nbmigrate.render.graph import graph_html, graph_text, legend_html
 
 __all__ = ["GraphWidget"]
 
@@ -221,7 +221,7 @@ class GraphWidget(anywidget.AnyWidget):
         if self._graph is not None:
             publish_display_data({"text/html": graph_html(self._graph, self.svg, static=True)})
             data.pop("text/html", None)
-            data["text/plain"] = f"Revision graph widget: {graph_summary(self._graph)}"
+            data["text/plain"] = ""  # the copy above says it all where the widget cannot run
         publish_display_data(data, metadata)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

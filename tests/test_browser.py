@@ -125,8 +125,16 @@ class Session:
 
 @pytest.fixture(scope="module")
 def session(lab: JupyterLab, browser: Any) -> Iterator[Session]:
-    """The tutorial open in JupyterLab, its kernel restarted and every cell run."""
-    shutil.copy(SOURCE, lab.root / NOTEBOOK)
+    """The tutorial open in JupyterLab, its kernel restarted and every cell run.
+
+    The copy has its saved outputs and execution counts cleared, so that "every cell executed"
+    can only mean this run's.
+    """
+    nb_json = json.loads(SOURCE.read_text())
+    for cell in nb_json["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    (lab.root / NOTEBOOK).write_text(json.dumps(nb_json, indent=1))
     # the token travels in a header, never in a URL (which errors and logs would quote)
     context = browser.new_context(viewport=VIEWPORT, extra_http_headers=lab.headers)
     offline(context, lab.url + "/", lab.url.replace("http", "ws", 1) + "/")

@@ -1068,3 +1068,40 @@ def test_schema_without_a_project_says_to_init(ip: Any) -> None:
     usage_error(ip, "schema", "Run `%migrate init`")
     migrate(ip, "connect sqlite://")  # a database of its own needs no project
     assert migrate(ip, "schema").tables == {}
+
+
+def test_graph_widget_actions_move_the_database_and_redraw(db_url: str, ip: Any) -> None:
+    url = seed(ip, db_url)
+    migrate(ip, "upgrade 0001")
+    w = migrate(ip, "graph")
+    states = lambda: {r["id"]: r["state"] for r in w.revisions}  # noqa: E731
+    assert states() == {"0001": "current", "0002": "pending"}
+
+    w.upgrade_to("0002")  # previewed first where the database can roll DDL back
+    if TRANSACTIONAL[backend(url)]:
+        assert not w.needs_confirm
+    else:
+        assert w.needs_confirm and "could not be previewed" in w.warning
+        w.confirm()
+    assert w.error == "" and version(url) == {"0002"} and states() == {"0001": "applied", "0002": "current"}
+    assert "upgrade 0002" in w.result_html
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    user = sa.table("user", *(sa.column(c) for c in ("id", "first_name", "last_name", "mobile_number")))
+    with engine.begin() as conn:
+        conn.execute(user.insert().values(id=1, first_name="a", last_name="b", mobile_number="1"))
+    engine.dispose()
+    write_revision(ip, "drop mobile number", "0003", DROP_MOBILE, ADD_MOBILE)
+    w.refresh()
+    w.upgrade_to("0003")  # it drops a column that holds data: asked first, nothing run yet
+    assert w.needs_confirm and version(url) == {"0002"}
+    if TRANSACTIONAL[backend(url)]:
+        assert w.warning == "This upgrade drops data: column `user.mobile_number` dropped, 1 of 1 row had values. Run it?"
+    w.confirm()
+    assert version(url) == {"0003"} and "mobile_number" not in inspect(url)["user"]
+
+    w.downgrade_to("0001")
+    assert w.needs_confirm and w.warning == "A downgrade can lose data. Run it?" and version(url) == {"0003"}
+    w.confirm()
+    assert version(url) == {"0001"} and states() == {"0001": "current", "0002": "pending", "0003": "pending"}
+    assert 'class="node nbm&#45;rev nbm&#45;current' in w.svg and w.error == ""

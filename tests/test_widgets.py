@@ -29,10 +29,11 @@ def downgrade() -> None:
 
 
 class Result:
-    """A stand-in for the result objects of ``%migrate``."""
+    """A stand-in for the result objects of ``%migrate`` (a preview's carries its data-loss notes)."""
 
-    def __init__(self, line: str) -> None:
+    def __init__(self, line: str, data_loss: list[str] | None = None) -> None:
         self.line = line
+        self.diff = type("Diff", (), {"data_loss": data_loss})() if data_loss is not None else None
 
     def _repr_html_(self) -> str:
         return f"<div class='fake-result'>{self.line}</div>"
@@ -55,6 +56,7 @@ class Harness:
         self.lines: list[str] = []
         self.builds = 0
         self.fail_with: Exception | None = None
+        self.data_loss: list[str] | None = []  # what a preview says would be dropped (None: cannot tell)
 
     def build(self) -> tuple[RevisionGraph, str]:
         self.builds += 1
@@ -65,7 +67,9 @@ class Harness:
         self.lines.append(line)
         if self.fail_with is not None:
             raise self.fail_with
-        verb, target = line.split()
+        verb, target, *preview = line.split()
+        if preview:  # `upgrade X --preview`: what the run would drop, nothing moved
+            return Result(line, data_loss=self.data_loss)
         self.current = (target,)  # what the database would now record
         return Result(line)
 
@@ -116,13 +120,31 @@ def test_upgrade_runs_at_once_and_shows_its_line(harness: Harness) -> None:
     w = harness.widget()
     w.select("0003")
     send(w, {"action": "upgrade", "rev": "0003"})
-    assert harness.lines == ["upgrade 0003"]
+    assert harness.lines == ["upgrade 0003 --preview", "upgrade 0003"]  # the preview found no data lost
     assert w.pending_line == "%migrate upgrade 0003"
     assert not w.needs_confirm
     assert w.result_html == "<div class='fake-result'>upgrade 0003</div>"
     assert harness.builds == 2  # redrawn
     assert w.details["state"] == "current"  # details follow the new state
     assert w.error == "" and not w.busy
+
+
+@pytest.mark.parametrize(
+    ("loss", "warning"),
+    [
+        (["column `t.x` dropped, 2 of 3 rows had values"], "This upgrade drops data: column `t.x` dropped, 2 of 3 rows had values. Run it?"),
+        (None, "This upgrade could not be previewed here, so whether it loses data is unknown. Run it?"),
+    ],
+)
+def test_an_upgrade_that_may_lose_data_asks_first(harness: Harness, loss: list[str] | None, warning: str) -> None:
+    harness.data_loss = loss
+    w = harness.widget()
+    send(w, {"action": "upgrade", "rev": "0003"})
+    assert harness.lines == ["upgrade 0003 --preview"] and harness.current == ("0001",)
+    assert w.needs_confirm and w.pending_line == "%migrate upgrade 0003" and w.warning == warning
+    send(w, {"action": "confirm"})
+    assert harness.lines[-1] == "upgrade 0003" and harness.current == ("0003",)
+    assert not w.needs_confirm and w.warning == ""
 
 
 def test_downgrade_asks_first_and_cancel_runs_nothing(harness: Harness) -> None:
@@ -269,10 +291,7 @@ def test_actions_are_ignored_while_busy(harness: Harness) -> None:
 
 # -- the front end in a real browser ------------------------------------------------------------
 
-SYNCED = (
-    "svg", "legend_html", "summary", "revisions", "selected", "details", "pending_line",
-    "needs_confirm", "result_html", "error", "busy", "can_expand",
-)
+SYNCED = tuple(GraphWidget.class_own_traits(sync=True))  # what the widget's front end reads
 
 # A stand-in for anywidget's model in the page: traits, change events, messages to the kernel.
 PAGE = """<!doctype html><meta charset="utf-8"><style>%(css)s</style><div id="root"></div>
@@ -347,7 +366,7 @@ def test_front_end_in_a_real_browser(harness: Harness) -> None:
         assert upgrade.is_enabled() and not downgrade.is_enabled()
         upgrade.click()
         pump(page)
-        assert harness.lines == ["upgrade 0003"]
+        assert harness.lines == ["upgrade 0003 --preview", "upgrade 0003"]  # previewed: no data lost
         assert "%migrate upgrade 0003" in page.locator(".nbm-gw-pending").inner_text()
         assert "upgrade 0003" in page.locator(".nbm-gw-result").inner_text()
 
@@ -357,16 +376,16 @@ def test_front_end_in_a_real_browser(harness: Harness) -> None:
         assert w.selected == "0001"
         page.get_by_role("button", name="Downgrade to here").click()
         pump(page)
-        assert w.needs_confirm and harness.lines == ["upgrade 0003"]
+        assert w.needs_confirm and harness.lines[-1] == "upgrade 0003"
         assert "can lose data" in page.locator(".nbm-gw-pending").inner_text()
         page.get_by_role("button", name="Cancel").click()
         pump(page)
-        assert not w.needs_confirm and harness.lines == ["upgrade 0003"]
+        assert not w.needs_confirm and harness.lines[-1] == "upgrade 0003"
         page.get_by_role("button", name="Downgrade to here").click()
         pump(page)
         page.get_by_role("button", name="Confirm").click()
         pump(page)
-        assert harness.lines == ["upgrade 0003", "downgrade 0001"]
+        assert harness.lines[-2:] == ["upgrade 0003", "downgrade 0001"]
 
         # errors show in the widget, not only in the console
         harness.fail_with = RuntimeError("boom")

@@ -16,6 +16,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from nbmigrate.errors import BadArguments
 from nbmigrate.graph import RevisionGraph
 from nbmigrate.render._html import esc, notebook_front_end
 from nbmigrate.render.graph import graph_html, graph_text, legend_html
@@ -61,6 +62,7 @@ class GraphWidget(anywidget.AnyWidget):
     details = traitlets.Dict().tag(sync=True)
     pending_line = traitlets.Unicode("").tag(sync=True)
     needs_confirm = traitlets.Bool(False).tag(sync=True)
+    warning = traitlets.Unicode("").tag(sync=True)  # why the pending action waits for confirmation
     result_html = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
@@ -115,20 +117,44 @@ class GraphWidget(anywidget.AnyWidget):
         self.selected = rev
 
     def upgrade_to(self, rev: str) -> None:
-        """Upgrade the database to ``rev`` now, showing the equivalent magic line."""
-        self._set_pending(f"upgrade {rev}", confirm=False)
-        self._execute(f"upgrade {rev}")
+        """Upgrade the database to ``rev``, showing the equivalent magic line.
+
+        A preview (``--preview``: run in a transaction and rolled back) first says whether the
+        upgrade drops data. If it does, or cannot tell (MySQL/MariaDB cannot roll DDL back), the
+        upgrade waits for :meth:`confirm`, like a downgrade; otherwise it runs at once.
+        """
+        if self.busy:
+            return
+        line = f"upgrade {rev}"
+        try:
+            loss = self._previewed_loss(line)
+        except Exception as exc:  # the preview failed: so would the upgrade; nothing was changed
+            self._set_pending(line, confirm=False)
+            self.error = _error_text(exc)
+            self.refresh()
+            return
+        if loss == []:
+            self._set_pending(line, confirm=False)
+            self._execute(line)
+        elif loss is None:
+            self._set_pending(line, confirm=True, warning=(
+                "This upgrade could not be previewed here, so whether it loses data is unknown. Run it?"
+            ))
+        else:
+            self._set_pending(line, confirm=True, warning=f"This upgrade drops data: {'; '.join(loss)}. Run it?")
 
     def downgrade_to(self, rev: str) -> None:
         """Ask to downgrade to ``rev``; :meth:`confirm` runs it (a downgrade can lose data)."""
-        self._set_pending(f"downgrade {rev}", confirm=True)
+        self._set_pending(f"downgrade {rev}", confirm=True, warning="A downgrade can lose data. Run it?")
 
     def confirm(self) -> None:
         """Run the action awaiting confirmation."""
         if not self.needs_confirm or not self.pending_line:
             return
         line = self.pending_line.removeprefix("%migrate ")
-        self.needs_confirm = False
+        with self.hold_sync():
+            self.needs_confirm = False
+            self.warning = ""
         self._execute(line)
 
     def cancel(self) -> None:
@@ -136,6 +162,7 @@ class GraphWidget(anywidget.AnyWidget):
         with self.hold_sync():
             self.pending_line = ""
             self.needs_confirm = False
+            self.warning = ""
 
     def expand(self, rev: str) -> None:
         """Show the collapsed run holding ``rev`` revision by revision."""
@@ -146,12 +173,26 @@ class GraphWidget(anywidget.AnyWidget):
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _set_pending(self, line: str, *, confirm: bool) -> None:
+    def _set_pending(self, line: str, *, confirm: bool, warning: str = "") -> None:
         with self.hold_sync():
             self.pending_line = f"%migrate {line}"
             self.needs_confirm = confirm
+            self.warning = warning
             self.error = ""
             self.result_html = ""
+
+    def _previewed_loss(self, line: str) -> list[str] | None:
+        """The data-loss notes of a preview of ``line`` (``[]``: none), or ``None`` if none can tell.
+
+        A preview nbmigrate refuses (MySQL/MariaDB, an ``autocommit_block``, an ``env.py`` with a
+        connection of its own) cannot tell; any other error is raised.
+        """
+        try:
+            result = self._run(f"{line} --preview")
+        except BadArguments:
+            return None
+        diff = getattr(result, "diff", None)
+        return list(diff.data_loss) if diff is not None else None
 
     def _execute(self, line: str) -> None:
         if self.busy:  # one action at a time; the front end disables its buttons meanwhile

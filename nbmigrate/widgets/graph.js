@@ -134,7 +134,7 @@ function render({ model, el }) {
       ok.addEventListener("click", () => send({ action: "confirm" }));
       no.addEventListener("click", () => send({ action: "cancel" }));
       pendingBox.append(
-        h("div", { class: "nbm-gw-warn", text: "A downgrade can lose data. Run it?" }),
+        h("div", { class: "nbm-gw-warn", text: model.get("warning") || "Run it?" }),
         h("div", { class: "nbm-gw-actions" }, [ok, no]),
       );
     }
@@ -180,6 +180,7 @@ function render({ model, el }) {
     ["change:details", drawDetails],
     ["change:pending_line", drawPending],
     ["change:needs_confirm", drawPending],
+    ["change:warning", drawPending],
     ["change:busy", drawPending],
     ["change:error", drawError],
     ["change:result_html", drawResult],

@@ -1121,8 +1121,8 @@ def graph(
     """The revision graph widget: the graph laid out by graphviz, with this database's state.
 
     ``run`` runs a ``%migrate`` line for the widget's actions (the magic passes its own
-    dispatcher); by default the line runs on this project. Histories of more than 100 revisions
-    fold linear runs longer than ``collapse`` (default 12) into one expandable node.
+    dispatcher); by default the line runs on this project. Linear runs longer than ``collapse``
+    fold into one expandable node (``0``: never; by default 12 for histories of more than 100).
     """
     from .graph import RevisionGraph, render_svg
     from .widgets import GraphWidget
@@ -1135,7 +1135,7 @@ def graph(
         script = _script(project)
         heads, _ = _db_heads(project)
         size = len(script.revision_map._revision_map)
-        fold = collapse if collapse is not None else (12 if size > 100 else None)
+        fold = (collapse or None) if collapse is not None else (12 if size > 100 else None)  # 0: never
 
         def make() -> tuple[RevisionGraph, str]:
             g = RevisionGraph.from_script_directory(

@@ -58,6 +58,10 @@ def _build() -> argparse.ArgumentParser:
     choices["schema"].add_argument("tables", nargs="*", help="only these tables")
     choices["schema"].add_argument("--db-schema", dest="db_schema", help="database schema (PostgreSQL), default: the default schema")
     choices["graph"].add_argument("--engine", choices=["graphviz-pure", "dot"], help="graphviz program that lays the graph out")
+    choices["graph"].add_argument(
+        "--collapse", type=int, metavar="N",
+        help="fold linear runs of more than N revisions into one node, expandable (0: never; default: 12 above 100 revisions)",
+    )
     # `%migrate init` with no folder makes `migrations`, from nbmigrate's template (SQLite default).
     for action in choices["init"]._actions:
         if action.dest == "directory":
@@ -154,7 +158,7 @@ def parse(line: str) -> Invocation:
         raise BadArguments(f"Name a command. Usage: {parser.format_usage().strip().replace('usage: ', '')}")
     fn, positional, kwarg = options.cmd
     arguments = {k: getattr(options, k, None) for k in (*positional, *kwarg)}
-    for extra in ("preview", "no_schema", "tables", "db_schema", "engine", "metadata"):
+    for extra in ("preview", "no_schema", "tables", "db_schema", "engine", "metadata", "collapse"):
         if hasattr(options, extra):
             arguments[extra] = getattr(options, extra)
     return Invocation(
@@ -264,7 +268,13 @@ def _run(
         return commands.connect(project, _resolve(args["target"], namespace))
     if name == "graph":
         project.require()
-        return commands.graph(project, rev_range=args.get("rev_range"), engine=args.get("engine") or defaults.get("graph_engine"), run=runner)
+        collapse = args.get("collapse")
+        if collapse is not None and collapse < 0:
+            raise BadArguments("--collapse takes a number of revisions (0 folds nothing), e.g. `--collapse 5`.")
+        return commands.graph(
+            project, rev_range=args.get("rev_range"), engine=args.get("engine") or defaults.get("graph_engine"),
+            run=runner, collapse=collapse,
+        )
     if name == "schema":
         if not project.connected:  # the database is the project's: there must be one
             project.require()

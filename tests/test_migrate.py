@@ -1105,3 +1105,16 @@ def test_graph_widget_actions_move_the_database_and_redraw(db_url: str, ip: Any)
     w.confirm()
     assert version(url) == {"0001"} and states() == {"0001": "current", "0002": "pending", "0003": "pending"}
     assert 'class="node nbm&#45;rev nbm&#45;current' in w.svg and w.error == ""
+
+
+def test_graph_collapse_option(ip: Any) -> None:
+    database(ip, "sqlite://")
+    for n in range(1, 9):
+        migrate(ip, f"revision -m r{n} --rev-id {n:04d}")
+    whole = migrate(ip, "graph")
+    assert whole.graph.runs == {} and 'id="run&#45;' not in whole.svg  # a short history is drawn whole
+    folded = migrate(ip, "graph --collapse 3")
+    assert folded.graph.runs == {"0002": ("0002", "0003", "0004", "0005", "0006", "0007")}
+    assert 'id="run&#45;0002"' in folded.svg and 'id="rev&#45;0004"' not in folded.svg
+    assert migrate(ip, "graph --collapse 0").graph.runs == {}
+    usage_error(ip, "graph --collapse -1", "--collapse takes a number")

@@ -350,7 +350,7 @@ class Project:
         # Known passwords first: the URL pattern cannot tell where an unencoded "@" ends one.
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
-        return _URL_PASSWORD.sub(r"\1***\3", text)
+        return mask_url_passwords(text)
 
     # -- commands (the Python API behind each %migrate verb) ------------------------------
 
@@ -540,6 +540,11 @@ def sync_url(url: URL) -> URL:
             f"asyncio driver {url.get_driver_name()!r}): `%migrate connect` a URL with one."
         )
     return url.set(drivername=f"{url.get_backend_name()}+{driver}")
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every URL in it masked (``scheme://user:***@host``)."""
+    return _URL_PASSWORD.sub(r"\1***\3", text)
 
 
 def relative_path(path: str | os.PathLike[str], *, resolve: bool = False) -> str:

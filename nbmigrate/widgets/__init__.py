@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,13 @@ import traitlets
 
 from nbmigrate.errors import BadArguments
 from nbmigrate.graph import RevisionGraph
+from nbmigrate.project import mask_url_passwords
 from nbmigrate.render._html import esc, notebook_front_end
 from nbmigrate.render.graph import graph_html, graph_text, legend_html
 
 __all__ = ["GraphWidget"]
 
 _HERE = Path(__file__).parent
-_PASSWORD = re.compile(r"(\b[\w.+-]+://[^:/@\s]*:)[^@\s]+@")
 
 Build = Callable[..., "tuple[RevisionGraph, str]"]
 
@@ -37,7 +36,7 @@ def _error_text(exc: BaseException) -> str:
         UsageError = ()  # type: ignore[assignment,misc]  # noqa: N806
     text = str(exc) if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
     # Errors can quote a database URL; passwords never reach the notebook.
-    return _PASSWORD.sub(r"\1***@", text)
+    return mask_url_passwords(text)
 
 
 def _accepts_expand(build: Callable[..., Any]) -> bool:

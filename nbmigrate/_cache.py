@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._files import drop_bytecode
+from ._watch import FolderWatch
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -42,16 +43,28 @@ class ScriptCache:
         # command until fixed: Alembic warns only while it builds the map.
         self.problems: list[str] = []
         self._local = threading.local()
+        self._watch = FolderWatch(())  # inactive until a ScriptDirectory is known
 
     def get(self, config: Config) -> ScriptDirectory:
-        """The project's ``ScriptDirectory``, up to date with the files on disk."""
+        """The project's ``ScriptDirectory``, up to date with the files on disk.
+
+        The files are looked at (a ``stat`` each) only when the kernel's watch of the version
+        folders saw a change, or cannot watch them (see :mod:`nbmigrate._watch`).
+        """
         from alembic.script import ScriptDirectory
 
+        if self._script is not None and self._config is config and not self._watch.changed():
+            return self._script
         if self._script is None or self._config is not config:
             script = ScriptDirectory.from_config(config)
         else:
             script = self._script
+        # Watch before looking: a change made while the files are read shows next time.
+        self._watch.close()
+        self._watch = _watch_for(script)
         fingerprint = _fingerprint(script)
+        if not _plain_folders(script, fingerprint):
+            self._watch.close()  # a symlinked file changes where no watch sees it
         if script is self._script and fingerprint == self._fingerprint:
             return script
         if script is self._script:
@@ -83,6 +96,7 @@ class ScriptCache:
 
     def clear(self) -> None:
         """Forget everything; the next :meth:`get` imports every file again."""
+        self._watch.close()
         self._config = self._script = self._fingerprint = None
         self._modules.clear()
         self.problems = []
@@ -407,6 +421,19 @@ def branch_heads(id_to_rev: Mapping[str, Any], targets: set[Any]) -> set[Any]:
     return {t for t in targets if t.revision not in below}
 
 
+def _watch_for(script: ScriptDirectory) -> FolderWatch:
+    """A watch of the script's version folders, inactive where a watch could miss a change."""
+    if script.sourceless or script.recursive_version_locations:
+        return FolderWatch(())  # .pyc files, or folders within folders: look at the files each time
+    return FolderWatch(os.fspath(location) for location in script._version_locations)
+
+
+def _plain_folders(script: ScriptDirectory, fingerprint: Fingerprint) -> bool:
+    """True when every revision file lies directly in a version folder (none reached by a symlink)."""
+    folders = {os.path.realpath(location) for location in script._version_locations}
+    return all(os.path.dirname(path) in folders for path, _, _ in fingerprint)
+
+
 def _revision_files(script: ScriptDirectory) -> list[Path]:
     """The files Alembic would read, in its order, once each (as ``_load_revisions`` does)."""
     return [Path(path) for path, _, _ in _fingerprint(script)]
@@ -445,18 +472,41 @@ def _scan(top: str, recursive: bool, seen: set[str], entries: list[tuple[str, in
             os.close(fd)
         return
     try:
-        files, dirs = [], []
+        files: list[str] = []
+        links: set[str] = set()  # files that are symlinks: named by their target
+        dirs: list[str] = []  # subfolders that are not symlinks (os.walk does not follow those)
         for entry in listed:
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
-            (dirs if is_dir else files).append((entry.name, entry.is_symlink()))
+            if is_dir:
+                if not entry.is_symlink():
+                    dirs.append(entry.name)
+            else:
+                files.append(entry.name)
+                if entry.is_symlink():
+                    links.add(entry.name)
         if not os.path.basename(top).endswith("__pycache__"):
+            files.sort()
             prefix = os.path.join(os.path.realpath(top), "")
             stat = os.stat
-            for name, is_link in sorted(files):
-                real = os.path.realpath(os.path.join(top, name)) if is_link else prefix + name
+            if not links:
+                # The usual folder (plain files only, not seen in another location): one stat per
+                # file in one comprehension; any surprise (a file gone since the listing, a
+                # folder listed twice) takes the careful loop below instead.
+                reals = [prefix + name for name in files]
+                if seen.isdisjoint(reals):
+                    try:
+                        stats = [stat(name, dir_fd=fd) for name in files] if fd is not None else [stat(r) for r in reals]
+                    except OSError:
+                        pass
+                    else:
+                        seen.update(reals)
+                        entries.extend([(r, st.st_mtime_ns, st.st_size) for r, st in zip(reals, stats)])
+                        files = []
+            for name in files:
+                real = os.path.realpath(os.path.join(top, name)) if name in links else prefix + name
                 if real in seen:
                     continue
                 seen.add(real)
@@ -470,9 +520,8 @@ def _scan(top: str, recursive: bool, seen: set[str], entries: list[tuple[str, in
         if fd is not None:
             os.close(fd)
     if recursive:
-        for name, is_link in sorted(dirs):
-            if not is_link:
-                _scan(os.path.join(top, name), recursive, seen, entries)
+        for name in sorted(dirs):
+            _scan(os.path.join(top, name), recursive, seen, entries)
 
 
 _BY_FD = os.stat in os.supports_dir_fd and os.scandir in os.supports_fd

@@ -247,3 +247,38 @@ def test_sqlalchemy_engine_not_rebuilt_per_command(project: Project) -> None:
     project.upgrade("head")
     assert project.engine() is engine
     assert isinstance(engine, sa.engine.Engine)
+
+
+def test_the_kernel_watch_spares_the_stats_and_sees_every_change(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Linux the version folder is watched: a warm command reads no file, and misses no change."""
+    import subprocess
+
+    from nbmigrate import _cache
+
+    project.heads()
+    assert project._scripts._watch.active == sys.platform.startswith("linux")
+    looked: list[int] = []
+    real = _cache._fingerprint
+    monkeypatch.setattr(_cache, "_fingerprint", lambda script: looked.append(1) or real(script))
+    project.heads()
+    project.history()
+    assert looked == ([] if project._scripts._watch.active else [1, 1])
+    # a change made by another process, in place, at the same size: seen by the next command
+    path = Path("migrations/versions/0002_second.py")
+    source = path.read_text().replace('"""second"""', '"""SECOND"""')
+    subprocess.run([sys.executable, "-c", f"open({str(path)!r}, 'w').write({source!r})"], check=True)
+    assert project.history().revisions[0].message == "SECOND" and looked
+    path.unlink()  # removed
+    assert [r.revision for r in project.heads().revisions] == ["0001"]
+
+
+def test_a_symlinked_revision_file_is_looked_at_every_time(project: Project, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "0003_third.py"
+    target.write_text(textwrap.dedent(revision_source("0003", "0002", "third")))
+    Path("migrations/versions/0003_third.py").symlink_to(target)
+    assert [r.revision for r in project.heads().revisions] == ["0003"]
+    assert not project._scripts._watch.active  # its changes happen where no watch looks
+    write(target, revision_source("0003", "0002", "third, edited where it lives"))
+    assert project.history().revisions[0].message == "third, edited where it lives"

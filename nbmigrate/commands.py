@@ -244,19 +244,28 @@ def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None)
     state = ""
     if heads is not None and applied is not None:
         state = "current" if script.revision in heads else "applied" if script.revision in applied else "pending"
-    return RevisionInfo(
-        revision=script.revision,
-        down_revisions=tuple(script._versioned_down_revisions),
-        message=(script.doc or "").strip(),
-        branch_labels=tuple(sorted(script.branch_labels)),
-        depends_on=tuple(dict.fromkeys(script._resolved_dependencies)),
-        path=str(script.path),
-        is_head=script.is_head,
-        is_base=script.is_base,
-        is_branch_point=script.is_branch_point,
-        is_merge_point=script.is_merge_point,
-        state=state,
-    )
+    # What does not depend on the database is worked out once per Script (Alembic recomputes
+    # ``doc``, the down revisions and the head/branch flags on every access). A Script belongs to
+    # one revision map (the warm map makes new ones when the files change); the head and branch
+    # flags follow ``nextrev``, which Alembic replaces when a revision is added to the map.
+    cached = script.__dict__.get("_nbm_info")
+    if cached is not None and cached[0] is script.nextrev:
+        static = cached[1]
+    else:
+        static = (
+            script.revision,
+            tuple(script._versioned_down_revisions),
+            (script.doc or "").strip(),
+            tuple(sorted(script.branch_labels)),
+            tuple(dict.fromkeys(script._resolved_dependencies)),
+            str(script.path),
+            script.is_head,
+            script.is_base,
+            script.is_branch_point,
+            script.is_merge_point,
+        )
+        script.__dict__["_nbm_info"] = (script.nextrev, static)
+    return RevisionInfo(*static, state=state)
 
 
 def _history_result(project: Project, command: str, scripts: Sequence[Script], *, verbose: bool = False) -> HistoryResult:
@@ -1146,5 +1155,14 @@ def graph(
         value, _ = _call(project, make)
         return value
 
-    build()  # errors (bad range, no graphviz) are the magic's, not the widget's
-    return GraphWidget(build, run or project.run)
+    # Built here so that errors (bad range, no graphviz) are the magic's, not the widget's; the
+    # widget's first drawing is this one, not a second build and layout of the same graph.
+    first = [build()]
+
+    def build_once(expand: Sequence[str] = ()) -> tuple[RevisionGraph, str]:
+        if first and not expand:
+            return first.pop()
+        first.clear()
+        return build(expand)
+
+    return GraphWidget(build_once, run or project.run)

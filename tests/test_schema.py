@@ -772,3 +772,26 @@ def test_awkward_names_are_quoted(db_url: str) -> None:
         ("select", 0),
         ("100%", 1),
     ]
+
+
+def test_sqlite_bulk_reflection_gives_sqlalchemys_answer(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk PRAGMA reads serve SQLAlchemy's own parsing: the snapshot is the same as without them."""
+    import contextlib
+
+    from nbmigrate import schema as schema_module
+
+    create_shop(sqlite_url)
+    with ops(sqlite_url) as op:
+        op.create_table(
+            "wide",
+            sa.Column("a", sa.Integer, nullable=False),
+            sa.Column("b", sa.String(10), server_default="z"),
+            sa.Column("c", sa.Numeric(8, 3)),
+            sa.PrimaryKeyConstraint("a", "b"),
+            sa.UniqueConstraint("c", name="uq_wide_c"),
+        )
+        op.create_index("ix_wide_bc", "wide", ["b", "c"], unique=True)
+    execute(sqlite_url, "CREATE VIEW v AS SELECT id FROM parent")
+    fast = snapshot(sqlite_url)
+    monkeypatch.setattr(schema_module, "_sqlite_bulk_reflection", lambda conn, schema: contextlib.nullcontext())
+    assert snapshot(sqlite_url) == fast

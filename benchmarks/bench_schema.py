@@ -14,6 +14,7 @@ Usage: ``python benchmarks/bench_schema.py [--tables 500 --columns 20] [--repeat
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -59,6 +60,7 @@ def build_metadata(tables: int, columns: int) -> sa.MetaData:
 def _median(fn: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
+        gc.collect()  # each run pays for its own garbage only
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)

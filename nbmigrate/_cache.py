@@ -44,6 +44,7 @@ class ScriptCache:
         self.problems: list[str] = []
         self._local = threading.local()
         self._watch = FolderWatch(())  # inactive until a ScriptDirectory is known
+        self._dirty = False  # the watch saw a change the files were not read for yet
 
     def get(self, config: Config) -> ScriptDirectory:
         """The project's ``ScriptDirectory``, up to date with the files on disk.
@@ -53,8 +54,9 @@ class ScriptCache:
         """
         from alembic.script import ScriptDirectory
 
-        if self._script is not None and self._config is config and not self._watch.changed():
-            return self._script
+        if self._unchanged(config):
+            return self._script  # type: ignore[return-value]
+        self._dirty = False
         if self._script is None or self._config is not config:
             script = ScriptDirectory.from_config(config)
         else:
@@ -73,6 +75,24 @@ class ScriptCache:
         self._config, self._script, self._fingerprint = config, script, fingerprint
         self.loads += 1
         return script
+
+    def warm(self, config: Config) -> ScriptDirectory | None:
+        """The ``ScriptDirectory`` with its map built, when no file can have changed; else ``None``.
+
+        Nothing is read or imported, so a caller may use it without containing the call.
+        """
+        script = self._script
+        if script is None or not self._unchanged(config) or "_revision_map" not in vars(script.revision_map):
+            return None
+        return script
+
+    def _unchanged(self, config: Config) -> bool:
+        """True when the watch saw no change since the files were last read (a change seen is kept)."""
+        if self._script is None or self._config is not config:
+            return False
+        if not self._dirty and self._watch.changed():
+            self._dirty = True
+        return not self._dirty
 
     def pinned(self) -> ScriptDirectory | None:
         """The ``ScriptDirectory`` a command running on this thread has pinned, if any (see :meth:`pin`)."""

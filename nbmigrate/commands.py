@@ -175,12 +175,34 @@ def _script(project: Project) -> ScriptDirectory:
     pinned = project._scripts.pinned()
     if pinned is not None:  # this command already checked the files (see ScriptCache.pin)
         return pinned
+    project.require()
+    warm = project._scripts.warm(project.config)
+    if warm is not None:  # nothing to read or import: no need to contain anything
+        return warm
     loads = project._scripts.loads
     script, capture, error = _runtime.contained(lambda: _load_all(project))
     if error is not None:
         _explain_load_error(project, error)
     _warn_duplicates(project, script, capture, reloaded=project._scripts.loads != loads)
     return script
+
+
+def _compute(project: Project, fn: Callable[[], Any]) -> Any:
+    """A computation on the warm revision map, in this thread: nothing is read, run or printed.
+
+    Serialised with all other nbmigrate work like :func:`_call`, with errors translated; the
+    revision map's warnings (a relative step from several heads) are Alembic's own business
+    here, as in a contained call, and not shown.
+    """
+    import warnings
+
+    with _runtime._LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return fn()
+        except Exception as error:
+            _raise_translated(project, error)
+            raise  # pragma: no cover - _raise_translated always raises
 
 
 def _explain_load_error(project: Project, error: BaseException) -> None:
@@ -244,14 +266,13 @@ def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None)
     state = ""
     if heads is not None and applied is not None:
         state = "current" if script.revision in heads else "applied" if script.revision in applied else "pending"
-    # What does not depend on the database is worked out once per Script (Alembic recomputes
-    # ``doc``, the down revisions and the head/branch flags on every access). A Script belongs to
-    # one revision map (the warm map makes new ones when the files change); the head and branch
-    # flags follow ``nextrev``, which Alembic replaces when a revision is added to the map.
+    # Worked out once per Script and state (Alembic recomputes ``doc``, the down revisions and
+    # the head/branch flags on every access); RevisionInfo is immutable, so one object serves
+    # every result. A Script belongs to one revision map (the warm map makes new ones when the
+    # files change); the head and branch flags follow ``nextrev``, which Alembic replaces when a
+    # revision is added to the map.
     cached = script.__dict__.get("_nbm_info")
-    if cached is not None and cached[0] is script.nextrev:
-        static = cached[1]
-    else:
+    if cached is None or cached[0] is not script.nextrev:
         static = (
             script.revision,
             tuple(script._versioned_down_revisions),
@@ -264,8 +285,13 @@ def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None)
             script.is_branch_point,
             script.is_merge_point,
         )
-        script.__dict__["_nbm_info"] = (script.nextrev, static)
-    return RevisionInfo(*static, state=state)
+        cached = (script.nextrev, static, {})
+        script.__dict__["_nbm_info"] = cached
+    by_state = cached[2]
+    info = by_state.get(state)
+    if info is None:
+        info = by_state[state] = RevisionInfo(*cached[1], state=state)
+    return info
 
 
 def _history_result(project: Project, command: str, scripts: Sequence[Script], *, verbose: bool = False) -> HistoryResult:
@@ -310,7 +336,7 @@ def history(project: Project, rev_range: str | None = None, verbose: bool = Fals
     def walk() -> list[Script]:
         return list(script.walk_revisions(base=base or "base", head=head or "heads"))
 
-    scripts, _ = _call(project, walk)
+    scripts = _compute(project, walk)
     with project._scripts.pin(script):  # the files were checked once for this command
         return _history_result(project, f"history{' -r ' + rev_range if rev_range else ''}", scripts, verbose=verbose)
 
@@ -323,7 +349,7 @@ def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = 
         ids = script.get_revisions("heads") if resolve_dependencies else script.get_heads()
         return [script.get_revision(r if isinstance(r, str) else r.revision) for r in ids]
 
-    scripts, _ = _call(project, find)
+    scripts = _compute(project, find)
     with project._scripts.pin(script):  # the files were checked once for this command
         return _history_result(project, "heads", scripts, verbose=verbose)
 
@@ -347,7 +373,7 @@ def show(project: Project, rev: str) -> HistoryResult:
             return [script.get_revision(h) for h in heads]
         return [s for s in script.get_revisions(rev) if s is not None]
 
-    scripts, _ = _call(project, find)
+    scripts = _compute(project, find)
     return _history_result(project, f"show {rev}", scripts, verbose=True)
 
 

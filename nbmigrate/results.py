@@ -59,7 +59,7 @@ class InitResult(Result):
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass(repr=False)
+@dataclass(frozen=True, repr=False)
 class RevisionInfo:
     """One revision with its place in the graph and its state in the database."""
 

@@ -31,9 +31,13 @@ STYLE = """<style>
 </style>"""
 
 
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
 def esc(value: object) -> str:
     """Escape any value for HTML text or attributes."""
-    return html.escape("" if value is None else str(value), quote=True)
+    text = "" if value is None else str(value)
+    return html.escape(text, quote=True) if _SPECIAL.search(text) else text  # most ids and messages: as they are
 
 
 _TICKS = re.compile(r"`([^`]+)`")
@@ -61,16 +65,20 @@ def table(
     rows: Iterable[Sequence[str]],
     *,
     row_classes: Iterable[str] | None = None,
+    body: str = "",
 ) -> str:
-    """A table; ``rows`` hold ready-made HTML cells (escape them with :func:`esc`)."""
+    """A table; ``rows`` hold ready-made HTML cells (escape them with :func:`esc`).
+
+    ``body`` is ready-made ``<tr>`` rows, put after ``rows`` (for tables of thousands of rows).
+    """
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     classes = iter(row_classes) if row_classes is not None else None
-    body = []
+    lines = []
     for row in rows:
         cls = next(classes, "") if classes is not None else ""
         attr = f' class="{cls}"' if cls else ""
-        body.append(f"<tr{attr}>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
-    return f'<table class="nbm-t"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        lines.append(f"<tr{attr}>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
+    return f'<table class="nbm-t"><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}{body}</tbody></table>'
 
 
 def details(summary: str, body: str, *, open_: bool = False) -> str:

@@ -78,32 +78,30 @@ def _parents(info: RevisionInfo) -> str:
 
 
 def _history_html(result: HistoryResult) -> str:
-    rows = []
-    classes = []
     show_state = any(r.state for r in result.revisions)
-    for info in result.revisions:
-        row = [
-            f"<code>{esc(info.revision)}</code>",
-            esc(_parents(info)),
-            esc(info.message),
-            esc(", ".join(info.branch_labels)),
-            esc(", ".join(_kinds(info))),
-        ]
-        if info.depends_on:
-            row[4] += esc(f" depends on {', '.join(info.depends_on)}")
-        if show_state:
-            row.insert(0, span(f"{STATE_MARK[info.state]} {info.state}", f"nbm-{info.state}"))
-        rows.append(row)
-        classes.append(f"nbm-{info.state}" if info.state == "current" else "")
     headers = ["revision", "parents", "message", "branch labels", "kind"]
     if show_state:
         headers.insert(0, "state")
     meta = f"{len(result.revisions)} revision(s)"
     if result.database:
         meta += f" · database {result.database} at {', '.join(result.current) or 'base'}"
-    empty = "<div>No revisions yet: create one with <code>%migrate revision -m \"...\"</code> or <code>%%revision</code>.</div>"
-    body = table(headers, rows, row_classes=classes) if rows else empty
-    return title(result.command, meta=meta) + body
+    if not result.revisions:
+        empty = "<div>No revisions yet: create one with <code>%migrate revision -m \"...\"</code> or <code>%%revision</code>.</div>"
+        return title(result.command, meta=meta) + empty
+    # Rows written directly, not cell by cell through table(): a history can hold thousands.
+    rows = []
+    for info in result.revisions:
+        kind = esc(", ".join(_kinds(info)))
+        if info.depends_on:
+            kind += esc(f" depends on {', '.join(info.depends_on)}")
+        cells = (
+            f"<td><code>{esc(info.revision)}</code></td><td>{esc(_parents(info))}</td><td>{esc(info.message)}</td>"
+            f"<td>{esc(', '.join(info.branch_labels))}</td><td>{kind}</td>"
+        )
+        if show_state:
+            cells = f"<td>{span(f'{STATE_MARK[info.state]} {info.state}', f'nbm-{info.state}')}</td>" + cells
+        rows.append(f'<tr class="nbm-current">{cells}</tr>' if info.state == "current" else f"<tr>{cells}</tr>")
+    return title(result.command, meta=meta) + table(headers, [], body="".join(rows))
 
 
 def _history_text(result: HistoryResult) -> str:

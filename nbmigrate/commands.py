@@ -22,7 +22,7 @@ from . import _runtime
 from ._cache import serving
 from ._files import check_message, undone_on_failure
 from .locks import migration_lock
-from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem, translate
+from .errors import BadArguments, MigrationFailed, NbmigrateError, NbmigrateWarning, RevisionProblem, translate
 from .project import TEMPLATE_DIR, Project, relative_path
 from .results import (
     ConnectResult,
@@ -230,8 +230,6 @@ def _load_all(project: Project) -> ScriptDirectory:
 def _warn_duplicates(project: Project, script: ScriptDirectory, capture: _runtime.Capture, *, reloaded: bool) -> None:
     """Say loudly when revision ids clash (results carry it too, see ``project.script_problems``)."""
     import warnings
-
-    from .errors import NbmigrateWarning
 
     texts = [t for t in capture.warnings if "loaded twice" in t]
     if reloaded:
@@ -518,7 +516,7 @@ def check_depends_on(project: Project, script: ScriptDirectory, depends_on: Sequ
         def find(dep: str = dep) -> Any:
             return script.revision_map.get_revision(dep)
 
-        found, _ = _call(project, find)
+        found = _compute(project, find)
         if found is None:
             raise RevisionProblem(f"--depends-on {dep}: no such revision. Nothing was written.")
 
@@ -614,7 +612,7 @@ def _describe_autogenerate(change: Any) -> str:
     if isinstance(change, list):
         return "\n".join(_describe_autogenerate(c) for c in change)
     kind, *rest = change
-    if kind.startswith("modify_") and len(rest) >= 5:  # (schema, table, column, existing, old, new)
+    if kind.startswith("modify_") and len(rest) >= 6:  # (schema, table, column, existing, old, new)
         _, table, column, _, old, new = rest[:6]
         return f"{kind} {table}.{column}: {old!r} → {new!r}"
     if kind in ("add_column", "remove_column") and len(rest) >= 3:  # (schema, table, Column)

@@ -92,6 +92,22 @@ def server_url(request) -> Iterator[str]:
     yield from _fresh_database(request.param)
 
 
+@pytest.fixture
+def here(tmp_path, monkeypatch) -> Any:
+    """The test's temporary folder as the working directory, with no ALEMBIC_CONFIG from outside."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ALEMBIC_CONFIG", raising=False)
+    return tmp_path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def sqlite_or_pg_url(request, here) -> str:
+    """An empty database on SQLite (in ``here``), then on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{here / 'test.db'}"
+    return request.getfixturevalue("pg_url")
+
+
 def ipython_shell() -> Any:
     """IPython's test shell (one per process), with nbmigrate loaded.
 

@@ -35,18 +35,12 @@ def write(path: Path, text: str) -> None:
     os.utime(path, ns=(_clock[0], _clock[0]))
 
 
-@pytest.fixture(autouse=True)
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ALEMBIC_CONFIG", raising=False)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("here")  # every test works in its own folder
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def url(request: pytest.FixtureRequest, here: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{here / 'cache.db'}"
-    return request.getfixturevalue("pg_url")
+@pytest.fixture
+def url(sqlite_or_pg_url: str) -> str:
+    return sqlite_or_pg_url
 
 
 @pytest.fixture

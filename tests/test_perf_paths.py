@@ -349,17 +349,8 @@ def scenario(spec: list[Any]) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ALEMBIC_CONFIG", raising=False)
-    return tmp_path
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def database(request: pytest.FixtureRequest, here: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{here / 'perf.db'}"
-    return request.getfixturevalue("pg_url")
+def database(sqlite_or_pg_url: str) -> str:
+    return sqlite_or_pg_url
 
 
 def state(url: str) -> dict[str, Any]:

@@ -125,6 +125,7 @@ class GraphWidget(anywidget.AnyWidget):
         if self.busy:
             return
         line = f"upgrade {rev}"
+        self.busy = True  # the front end disables its buttons while the preview runs
         try:
             loss = self._previewed_loss(line)
         except Exception as exc:  # the preview failed: so would the upgrade; nothing was changed
@@ -132,6 +133,8 @@ class GraphWidget(anywidget.AnyWidget):
             self.error = _error_text(exc)
             self.refresh()
             return
+        finally:
+            self.busy = False
         if loss == []:
             self._set_pending(line, confirm=False)
             self._execute(line)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 STYLE = """<style>
 .nbm{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;line-height:1.4}
@@ -94,17 +95,46 @@ HIGHLIGHT_LIMIT = 20_000
 
 
 def code(source: str, language: str = "sql") -> str:
-    """Highlighted source code (``sql`` or ``python``) with inline styles; plain above :data:`HIGHLIGHT_LIMIT`."""
+    """Highlighted source code (``sql`` or ``python``) with inline styles; plain above :data:`HIGHLIGHT_LIMIT`.
+
+    Pygments supplies the tokens and the colours; the markup is written here, escaped by
+    :func:`esc`, so saved outputs do not change with how a Pygments release escapes its HTML.
+    """
     if len(source) > HIGHLIGHT_LIMIT:
         return f"<pre><code>{esc(source)}</code></pre>"
     try:
-        from pygments import highlight
-        from pygments.formatters import HtmlFormatter
         from pygments.lexers import get_lexer_by_name
+        from pygments.styles import get_style_by_name
     except ImportError:  # pragma: no cover - pygments is a dependency
         return f"<pre><code>{esc(source)}</code></pre>"
-    formatter = HtmlFormatter(noclasses=True, nowrap=True)
-    return f"<pre><code>{highlight(source, get_lexer_by_name(language), formatter)}</code></pre>"
+    style = get_style_by_name("default")
+    parts: list[str] = []
+    run_css, run_text = "", ""
+    for token, value in get_lexer_by_name(language).get_tokens(source):
+        css = _inline_css(style, token)
+        if css != run_css and run_text:
+            parts.append(_styled(run_css, run_text))
+            run_text = ""
+        run_css, run_text = css, run_text + value
+    parts.append(_styled(run_css, run_text))
+    return f"<pre><code>{''.join(parts)}</code></pre>"
+
+
+def _inline_css(style: Any, token: Any) -> str:
+    """The inline CSS of one token type in a Pygments style (colour, weight, slant)."""
+    found = style.style_for_token(token)
+    rules = [f"color: #{found['color']}"] if found["color"] else []
+    if found["bold"]:
+        rules.append("font-weight: bold")
+    if found["italic"]:
+        rules.append("font-style: italic")
+    return "; ".join(rules)
+
+
+def _styled(css: str, text: str) -> str:
+    if not text:
+        return ""
+    return f'<span style="{css}">{esc(text)}</span>' if css and text.strip() else esc(text)
 
 
 def span(text: object, cls: str) -> str:

@@ -17,10 +17,10 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._files import drop_bytecode
-from ._watch import FolderWatch
+from ._watch import ChangeDetection, FolderWatch
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -45,6 +45,25 @@ class ScriptCache:
         self._local = threading.local()
         self._watch = FolderWatch(())  # inactive until a ScriptDirectory is known
         self._dirty = False  # the watch saw a change the files were not read for yet
+        self._detection: ChangeDetection = "auto"
+
+    @property
+    def change_detection(self) -> ChangeDetection:
+        """Where the kernel's events are trusted (see :data:`nbmigrate._watch.CHANGE_DETECTION`)."""
+        return self._detection
+
+    @change_detection.setter
+    def change_detection(self, value: ChangeDetection) -> None:
+        if value != self._detection:
+            self._detection = value
+            self._watch.close()  # the next command looks at the files, and watches them anew
+
+    @property
+    def detection_in_effect(self) -> Literal["inotify", "stat"] | None:
+        """How the next command learns of changed files; ``None`` until the files were read."""
+        if self._script is None:
+            return None
+        return "inotify" if self._watch.active else "stat"
 
     def get(self, config: Config) -> ScriptDirectory:
         """The project's ``ScriptDirectory``, up to date with the files on disk.
@@ -63,7 +82,7 @@ class ScriptCache:
             script = self._script
         # Watch before looking: a change made while the files are read shows next time.
         self._watch.close()
-        self._watch = _watch_for(script)
+        self._watch = _watch_for(script, self._detection)
         fingerprint = _fingerprint(script)
         if not _plain_folders(script, fingerprint):
             self._watch.close()  # a symlinked file changes where no watch sees it
@@ -441,11 +460,11 @@ def branch_heads(id_to_rev: Mapping[str, Any], targets: set[Any]) -> set[Any]:
     return {t for t in targets if t.revision not in below}
 
 
-def _watch_for(script: ScriptDirectory) -> FolderWatch:
+def _watch_for(script: ScriptDirectory, detection: ChangeDetection = "auto") -> FolderWatch:
     """A watch of the script's version folders, inactive where a watch could miss a change."""
     if script.sourceless or script.recursive_version_locations:
         return FolderWatch(())  # .pyc files, or folders within folders: look at the files each time
-    return FolderWatch(os.fspath(location) for location in script._version_locations)
+    return FolderWatch((os.fspath(location) for location in script._version_locations), detection)
 
 
 def _plain_folders(script: ScriptDirectory, fingerprint: Fingerprint) -> bool:

@@ -14,6 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from traitlets import Bool, CFloat, Enum, Unicode
 
+from ._watch import CHANGE_DETECTION
 from .errors import NbmigrateError
 from .parser import Invocation, dispatch, parse
 from .project import Project
@@ -32,6 +33,12 @@ class MigrateMagics(Magics):
     ).tag(config=True)
     show_schema = Bool(True, help="Show the schema before/after on upgrade, downgrade and stamp.").tag(config=True)
     lock_timeout = CFloat(60.0, help="Seconds to wait for another run's database lock.").tag(config=True)
+    change_detection = Enum(
+        list(CHANGE_DETECTION), "auto",
+        help="How a warm kernel learns that revision files changed: 'auto' (the kernel's inotify "
+        "events on local filesystems, a stat of every file on NFS, SMB, FUSE, WSL2's /mnt/c and "
+        "other shares), 'inotify' (the events on any filesystem), 'stat' (every file, every time).",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -53,6 +60,7 @@ class MigrateMagics(Magics):
             self._projects[key] = known = project
         known.x = tuple(invocation.x)
         known.lock_timeout = self.lock_timeout
+        known.change_detection = self.change_detection
         return known
 
     @property

@@ -16,7 +16,7 @@ import urllib.parse
 from argparse import Namespace
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .errors import BadArguments, ConnectionFailed, ProjectNotFound
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection, Engine, URL
+
+    from ._watch import ChangeDetection
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "nbmigrate"
 DEFAULT_VERSION_TABLE = "alembic_version"
@@ -76,6 +78,37 @@ class Project:
         from ._cache import ScriptCache
 
         self._scripts = ScriptCache()
+
+    # -- settings ------------------------------------------------------------------------
+
+    @property
+    def change_detection(self) -> ChangeDetection:
+        """How a warm project learns that revision files changed: ``"auto"``, ``"inotify"``, ``"stat"``.
+
+        ``auto`` (the default) trusts the kernel's change events (Linux's inotify) only on local
+        filesystems, and looks at every file (a ``stat`` each) before every command on NFS, SMB,
+        FUSE (sshfs), WSL2's ``/mnt/c`` and other shares where edits made elsewhere raise no
+        event. ``inotify`` trusts the events on any filesystem, ``stat`` never does. See
+        :mod:`nbmigrate._watch`.
+        """
+        return self._scripts.change_detection
+
+    @change_detection.setter
+    def change_detection(self, value: str) -> None:
+        from ._watch import CHANGE_DETECTION
+
+        if value not in CHANGE_DETECTION:
+            raise BadArguments(f"change_detection is 'auto', 'inotify' or 'stat', not {value!r}.")
+        self._scripts.change_detection = cast("ChangeDetection", value)
+
+    @property
+    def change_detection_in_effect(self) -> Literal["inotify", "stat"] | None:
+        """``"inotify"`` or ``"stat"``: how the next command learns of changed revision files.
+
+        ``"stat"`` where ``change_detection`` or the filesystem rules the kernel's events out, or
+        they cannot be had; ``None`` until a command has read the revision files.
+        """
+        return self._scripts.detection_in_effect
 
     # -- configuration -------------------------------------------------------------------
 

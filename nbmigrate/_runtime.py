@@ -5,16 +5,25 @@ Alembic's command layer keeps module globals (``alembic.context``, ``alembic.op`
 all of that must stay inside one call: :func:`contained` runs a function in a worker thread (so
 an ``env.py`` that calls ``asyncio.run`` works although the kernel runs an event loop), one call
 at a time, and returns what it printed, logged and executed as a :class:`Capture`.
+
+Ctrl-C: the worker is never interrupted at an arbitrary bytecode (an exception landing in a
+``finally`` block would leave a lock held or a patch in place). While a contained call runs, the
+kernel's SIGINT only marks the call interrupted (:class:`_Gate`); the worker stops at the next
+migration statement (:func:`checkpoint` raises :class:`Interrupted` there, and in a lock wait),
+and a statement already running is cancelled through the canceller the run registered
+(:func:`cancellable`). The calling thread always waits for the worker, so when the call returns,
+every patch is undone and the database is where the result or the failure report says.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import contextvars
 import io
 import logging
 import logging.config
 import queue
+import signal
 import threading
 import time
 import warnings
@@ -52,6 +61,7 @@ class Capture:
     transactional_ddl: bool | None = None
     failed_statement: str | None = None
     recording: bool = False
+    interrupt: str = ""  # what a Ctrl-C did, in words ("" without one)
 
     @property
     def text(self) -> str:
@@ -65,6 +75,54 @@ class Capture:
 # time: a fifth of a 1,000-revision upgrade, measured in benchmarks/.
 EVERY_STEP = 20
 PROGRESS_INTERVAL = 0.1
+
+
+class Interrupted(Exception):
+    """Raised in the worker at a statement boundary once the user pressed Ctrl-C.
+
+    An ``Exception``, not a ``KeyboardInterrupt``: SQLAlchemy then leaves the connection usable
+    (an exit exception invalidates it) and the migration's transaction rolls back as for any error.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("interrupted (KeyboardInterrupt)")
+
+
+class _Gate:
+    """One contained call's Ctrl-C: asked for by the calling thread, carried out by the worker."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requested = False
+        self.regions = 0  # > 0 while the worker may stop (migration statements, lock waits)
+        self.executing = False  # a statement of the worker's is running in the database
+        self.statement = ""  # the last statement the worker sent
+        self.cancel: Callable[[str], str] | None = None
+        self.outcome = ""
+
+    def request(self) -> None:
+        """Ctrl-C: stop at the next statement, and cancel the one running now, if any."""
+        with self._lock:
+            first, self.requested = not self.requested, True
+            cancel = self.cancel if first and self.regions and self.executing else None
+            statement = self.statement
+        if cancel is not None:
+            threading.Thread(target=self._cancel, args=(cancel, statement), name="nbmigrate-cancel", daemon=True).start()
+
+    def _cancel(self, cancel: Callable[[str], str], statement: str) -> None:
+        try:
+            self.outcome = cancel(statement)
+        except Exception as exc:  # noqa: BLE001 - the run still stops at its next statement
+            self.outcome = f"could not cancel the running statement ({type(exc).__name__}); waited for it to finish"
+
+    def checkpoint(self) -> None:
+        if self.requested and self.regions:
+            raise Interrupted
+
+    def describe(self, stopped: bool) -> str:
+        if not stopped:
+            return "Ctrl-C came after the last statement had run: the run completed."
+        return f"Ctrl-C {self.outcome or 'stopped the run before its next statement'}."
 
 
 class _Events:
@@ -133,7 +191,7 @@ class _Tee(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _captured(capture: Capture, events: _Events) -> Iterator[None]:
+def _captured(capture: Capture, events: _Events, gate: _Gate) -> Iterator[None]:
     """Capture stdout, warnings, Alembic logging and executed SQL; keep the kernel's logging."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -143,12 +201,19 @@ def _captured(capture: Capture, events: _Events) -> Iterator[None]:
     def on_execute(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
         if threading.get_ident() != thread or not capture.recording:
             return
+        gate.checkpoint()  # Ctrl-C: the migration stops before this statement
+        gate.statement, gate.executing = statement, True
         capture.sql.append(statement)
         if capture.steps:
             capture.steps[-1].sql.append(statement)
 
+    def on_executed(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        if threading.get_ident() == thread:
+            gate.executing = False
+
     def on_error(exception_context: Any) -> None:
         if threading.get_ident() == thread:
+            gate.executing = False
             capture.failed_statement = exception_context.statement
 
     alembic_logger = logging.getLogger("alembic")
@@ -163,6 +228,7 @@ def _captured(capture: Capture, events: _Events) -> Iterator[None]:
     real_file_config = logging.config.fileConfig
     logging.config.fileConfig = _no_file_config  # type: ignore[assignment]
     event.listen(Engine, "before_cursor_execute", on_execute)
+    event.listen(Engine, "after_cursor_execute", on_executed)
     event.listen(Engine, "handle_error", on_error)
     sink = _Tee(capture.output)
     try:
@@ -174,6 +240,7 @@ def _captured(capture: Capture, events: _Events) -> Iterator[None]:
                 capture.warnings.extend(str(w.message) for w in caught)
     finally:
         event.remove(Engine, "before_cursor_execute", on_execute)
+        event.remove(Engine, "after_cursor_execute", on_executed)
         event.remove(Engine, "handle_error", on_error)
         logging.config.fileConfig = real_file_config  # type: ignore[assignment]
         level, propagate, handlers, disabled = saved
@@ -208,9 +275,12 @@ def contained(
     receives progress events (``"step", n, step``) in the calling thread while ``fn`` runs: each
     of the first :data:`EVERY_STEP` steps, then the latest at most every :data:`PROGRESS_INTERVAL`
     seconds, and the last step before the end.
-    A ``KeyboardInterrupt`` in the calling thread is raised inside the worker too, so the
-    migration stops at a statement boundary and its transaction is rolled back; the call then
-    returns the interruption as its error once the worker has finished.
+
+    Ctrl-C in the calling thread, wherever it lands (starting the worker, waiting, drawing
+    progress), stops the worker at its next migration statement (see the module docstring); the
+    call returns only once the worker has finished, with a ``KeyboardInterrupt`` as its error when
+    the run stopped (its cause the error the run stopped with) and ``capture.interrupt`` saying
+    what the interrupt did.
     """
     capture = Capture()
     events = _Events()
@@ -221,13 +291,15 @@ def contained(
                 return fn(), capture, None
             except BaseException as exc:  # noqa: BLE001 - handed back to the caller
                 return None, capture, exc
+        gate = _Gate()
         box: dict[str, Any] = {}
 
         def body() -> None:
             _worker.active = True
             _worker.capture = capture
+            _worker.gate = gate
             try:
-                with _captured(capture, events):
+                with _captured(capture, events, gate):
                     box["value"] = fn()
             except SystemExit as exc:
                 box["error"] = Exit(exc.code)
@@ -235,46 +307,127 @@ def contained(
                 box["error"] = exc
             finally:
                 _worker.active = False
+                _worker.gate = None
                 events.put(("done", 0, None))
 
-        worker = threading.Thread(target=body, name="nbmigrate", daemon=True)
-        worker.start()
-        interrupted = False
-        while True:
-            try:
-                kind, n, payload = events.queue.get(timeout=0.05)
-            except queue.Empty:
-                held = events.held()
-                if held is not None and on_event is not None:
-                    on_event(*held)
-                continue
-            except KeyboardInterrupt:
-                interrupted = True
-                _raise_in(worker, KeyboardInterrupt)
-                continue
-            if kind == "done":
-                held = events.held()
-                if held is not None and on_event is not None:
-                    on_event(*held)  # the last step, when it was held back
-                break
-            if on_event is not None:
-                on_event(kind, n, payload)
-        worker.join()
+        # The caller's context variables go with the work (Flask's application context, a
+        # user's own contextvars): an env.py sees what the cell that ran the magic sees.
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(body,), name="nbmigrate", daemon=True)
+        with _sigint_requests(gate):
+            _until_done(worker, events, on_event, gate)
         error = box.get("error")
-        if interrupted and error is None:
-            error = KeyboardInterrupt()
+        if gate.requested:
+            stopped = error is not None
+            capture.interrupt = gate.describe(stopped)
+            if stopped and not isinstance(error, (KeyboardInterrupt, Exit)):
+                interrupt = KeyboardInterrupt()
+                interrupt.__cause__ = None if isinstance(error, Interrupted) else error
+                error = interrupt
         return box.get("value"), capture, error
 
 
-def _raise_in(thread: threading.Thread, exc_type: type[BaseException]) -> None:
-    """Raise ``exc_type`` asynchronously in ``thread`` (at its next Python bytecode)."""
-    if thread.ident is not None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type))
+def _until_done(
+    worker: threading.Thread,
+    events: _Events,
+    on_event: Callable[[str, int, Any], None] | None,
+    gate: _Gate,
+) -> None:
+    """Start ``worker`` and relay its events until it has finished, whatever interrupts this thread."""
+    started = done = False
+    while not done:
+        try:
+            if not started:
+                worker.start()
+                started = True
+            done = _relay(events, on_event)
+        except KeyboardInterrupt:  # raised here, not by SIGINT (see _sigint_requests): ask the worker
+            gate.request()
+            started = started or worker.ident is not None
+    while worker.is_alive():
+        try:
+            worker.join(0.05)
+        except KeyboardInterrupt:
+            gate.request()
+
+
+def _relay(events: _Events, on_event: Callable[[str, int, Any], None] | None) -> bool:
+    """Pass one event (or the step held back) to ``on_event``; True once the worker is done."""
+    try:
+        kind, n, payload = events.queue.get(timeout=0.05)
+    except queue.Empty:
+        held = events.held()
+        if held is not None and on_event is not None:
+            on_event(*held)
+        return False
+    if kind == "done":
+        held = events.held()
+        if held is not None and on_event is not None:
+            on_event(*held)  # the last step, when it was held back
+        return True
+    if on_event is not None:
+        on_event(kind, n, payload)
+    return False
 
 
 @contextlib.contextmanager
-def recording() -> Iterator[None]:
-    """Record the SQL executed inside this block (the migration's own, not nbmigrate's reads)."""
+def _sigint_requests(gate: _Gate) -> Iterator[None]:
+    """While the block runs, the main thread's SIGINT asks ``gate`` to stop instead of raising.
+
+    The handler in place (Python's own, which raises ``KeyboardInterrupt``, or one of the
+    caller's) is put back afterwards. Where SIGINT is not Python's to handle (another thread,
+    ``SIG_IGN``/``SIG_DFL``), nothing changes, and a ``KeyboardInterrupt`` raised some other way
+    is caught by :func:`_until_done`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: gate.request())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def checkpoint() -> None:
+    """Raise :class:`Interrupted` in the worker when the user interrupted (a place it may stop)."""
+    gate: _Gate | None = getattr(_worker, "gate", None)
+    if gate is not None:
+        gate.checkpoint()
+
+
+@contextlib.contextmanager
+def interruptible(cancel: Callable[[str], str] | None = None) -> Iterator[None]:
+    """A stretch of the worker's work that Ctrl-C may stop: at :func:`checkpoint` calls, and at
+    every migration statement. ``cancel(statement)`` cancels ``statement`` if it is still the one
+    running when Ctrl-C comes, and returns what it did, in words (see :mod:`nbmigrate.cancel`)."""
+    gate: _Gate | None = getattr(_worker, "gate", None)
+    if gate is None:
+        yield
+        return
+    with gate._lock:
+        gate.regions += 1
+        saved, gate.cancel = gate.cancel, cancel or gate.cancel
+    try:
+        gate.checkpoint()
+        yield
+    finally:
+        with gate._lock:
+            gate.regions -= 1
+            gate.cancel = saved
+            gate.executing = False
+
+
+@contextlib.contextmanager
+def recording(cancel: Callable[[str], str] | None = None) -> Iterator[None]:
+    """Record the SQL executed inside this block (the migration's own, not nbmigrate's reads).
+
+    The block is :func:`interruptible`: Ctrl-C stops it before its next statement and, with
+    ``cancel``, cancels the statement running.
+    """
     capture: Capture | None = getattr(_worker, "capture", None)
     if capture is None:
         yield
@@ -282,7 +435,8 @@ def recording() -> Iterator[None]:
     saved = capture.recording
     capture.recording = True
     try:
-        yield
+        with interruptible(cancel):
+            yield
     finally:
         capture.recording = saved
 

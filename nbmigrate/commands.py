@@ -11,6 +11,7 @@ where the database is and what changed. Read-only commands (``current``, ``heads
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import re
@@ -770,6 +771,8 @@ def _migrate(
     ``plan``) what would still be left to do from where the run ended (nothing, if it arrived).
     """
     from . import checksums, preflight
+    from .schema import with_version_table
+    from .cancel import canceller
     from .locks import watch_commits
 
     targets = tuple(target.split()) if kind == "stamp" else (target,)
@@ -793,16 +796,19 @@ def _migrate(
             state["planned_ids"] = [getattr(getattr(s, "revision", None), "revision", "") for s in planned]
             applied_before = _applied(script, before_heads)
             checksums.verify(project, conn, script, applied_before)
-            before = _snapshot(conn) if schema or preview else None
+            assumed = (project.version_table, project.version_table_schema)
+            before = _snapshot(conn, *assumed) if schema or preview else None
+            cancel = canceller(conn)
             config.attributes["connection"] = conn
             config.attributes["nbmigrate.preview"] = preview
             # --preview: one outer transaction around the whole run. Alembic sees a transaction
             # it did not begin, so it commits nothing; nbmigrate rolls it back afterwards.
             outer = conn.begin() if preview else None
             try:
-                with serving(script), _runtime.recording(), watch_commits(conn) as journal, _no_autocommit(preview):
+                with serving(script), _runtime.recording(cancel), watch_commits(conn) as journal, _no_autocommit(preview):
                     state["journal"] = journal
-                    run()
+                    with _version_table_read() as read:
+                        run()
             except BaseException:
                 if outer is not None and outer.is_active:
                     outer.rollback()
@@ -815,12 +821,15 @@ def _migrate(
                 config.attributes.pop("connection", None)
                 config.attributes.pop("nbmigrate.preview", None)
             after_heads = project.current_heads(conn, end_transaction=not preview)
-            after = _snapshot(conn, end_transaction=not preview) if schema or preview else None
+            version = (read.name, read.schema) if read.name is not None else assumed
+            if before is not None and version != assumed:
+                before = with_version_table(before, *version, read.heads)
+            after = _snapshot(conn, *version, end_transaction=not preview) if schema or preview else None
             state["after"] = after_heads
             note = ""
             if outer is not None:
                 outer.rollback()
-                note = _prove_rolled_back(project, conn, before_heads, before)
+                note = _prove_rolled_back(project, conn, before_heads, before, version)
             else:
                 checksums.record(project, conn, script, applied_before, _applied(script, after_heads))
             left = list((remaining or plan)(script, after_heads)) if not _RELATIVE.search(target) else []
@@ -852,7 +861,7 @@ def _migrate(
     result.steps = [_step(project, kind, event) for event in capture.steps]
     result.sql = _shown_sql(project, capture.sql)
     result.output = _output(project, capture)
-    result.warnings = _captured_warnings(project, capture)
+    result.warnings = [*([capture.interrupt] if capture.interrupt else []), *_captured_warnings(project, capture)]
     ran = [step.revision for step in result.steps]
     if kind != "stamp" and ran != state["planned_ids"]:
         # Only SQLite can get here: another run took the write lock between nbmigrate's first
@@ -881,11 +890,13 @@ def _outside_transaction(conn: Connection) -> Iterator[None]:
     yield
 
 
-def _snapshot(conn: Connection, *, end_transaction: bool = True) -> Any:
+def _snapshot(
+    conn: Connection, version_table: str, version_table_schema: str | None, *, end_transaction: bool = True
+) -> Any:
     from .schema import snapshot
 
     try:
-        return snapshot(conn)
+        return snapshot(conn, version_table=version_table, version_table_schema=version_table_schema)
     finally:
         if end_transaction and conn.in_transaction():
             conn.rollback()
@@ -939,10 +950,46 @@ def _no_autocommit(preview: bool) -> Iterator[None]:
         MigrationContext.autocommit_block = real  # type: ignore[method-assign]
 
 
-def _prove_rolled_back(project: Project, conn: Connection, heads: tuple[str, ...], before: Any) -> str:
+@dataclasses.dataclass
+class _VersionTableRead:
+    """The version table a run's Alembic was configured with, and what it read there first."""
+
+    name: str | None = None
+    schema: str | None = None
+    heads: tuple[str, ...] = ()
+
+
+@contextlib.contextmanager
+def _version_table_read() -> Iterator[_VersionTableRead]:
+    """Note which version table Alembic reads as the run begins.
+
+    env.py may pass any ``version_table``/``version_table_schema`` to ``context.configure``,
+    whatever the project's options say; only the run knows, and the snapshots must hide that table.
+    """
+    from alembic.runtime.migration import MigrationContext
+
+    read = _VersionTableRead()
+    real = MigrationContext.get_current_heads
+
+    def get_current_heads(self: MigrationContext) -> tuple[str, ...]:
+        heads = real(self)
+        if read.name is None:  # the first read is Alembic's own, before anything ran
+            read.name, read.schema, read.heads = self.version_table, self.version_table_schema, heads
+        return heads
+
+    MigrationContext.get_current_heads = get_current_heads  # type: ignore[method-assign]
+    try:
+        yield read
+    finally:
+        MigrationContext.get_current_heads = real  # type: ignore[method-assign]
+
+
+def _prove_rolled_back(
+    project: Project, conn: Connection, heads: tuple[str, ...], before: Any, version: tuple[str, str | None]
+) -> str:
     """Read the database again after a preview's rollback and say what proves it is untouched."""
     now = project.current_heads(conn)
-    same_schema = before is None or not _diff(before, _snapshot(conn))
+    same_schema = before is None or not _diff(before, _snapshot(conn, *version))
     if tuple(now) != tuple(heads) or not same_schema:
         return (
             f"The rollback did not restore the database: it is at {_fmt(now)} (was {_fmt(heads)}). "
@@ -1038,11 +1085,16 @@ def _report_failure(
             f"{project.display_url}. Nothing was run. Try again once it has finished, or wait longer: "
             "`%config MigrateMagics.lock_timeout = 300` (from Python: `project.lock_timeout = 300`)."
         ) from None
+    if interrupted and "before" not in state:
+        # Stopped before reading the database, e.g. while waiting for another run's lock.
+        raise NbmigrateError(f"Interrupted before anything ran: {project.display_url} is unchanged.") from None
     if "before" not in state or (not capture.steps and not interrupted):
         _raise_translated(project, error)
     steps = [_step(project, kind, e) for e in capture.steps]
     failed = steps[-1] if steps else None
     journal = state.get("journal")
+    if interrupted and error.__cause__ is None and journal is not None:
+        journal.drop_unsent()  # the statement Ctrl-C stopped the run before: it never reached the database
     statement = getattr(error, "statement", None) or getattr(error.__cause__, "statement", None)
     if statement is None and journal is not None:
         # The statement in flight when the run stopped, if the failed step had one (an error the
@@ -1108,7 +1160,7 @@ def _report_failure(
         partial_sql=partial,
         interrupted=interrupted,
         output=_output(project, capture),
-        warnings=[*notes, *_captured_warnings(project, capture)],
+        warnings=[*([capture.interrupt] if capture.interrupt else []), *notes, *_captured_warnings(project, capture)],
     )
     raise MigrationFailed(report.summary(), report) from error  # `--raiseerr` shows the database's error
 
@@ -1130,10 +1182,17 @@ def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None =
     from .schema import snapshot
 
     version_table = project.version_table if project.exists else "alembic_version"
+    version_table_schema = project.version_table_schema if project.exists else None
 
     def take() -> Any:
         with project.connection() as conn:
-            return snapshot(conn, schema=db_schema, tables=list(tables) or None, version_table=version_table)
+            return snapshot(
+                conn,
+                schema=db_schema,
+                tables=list(tables) or None,
+                version_table=version_table,
+                version_table_schema=version_table_schema,
+            )
 
     result, _ = _call(project, take)
     if tables and result.missing:

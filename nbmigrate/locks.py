@@ -33,6 +33,10 @@ gets the probe on entry; and an ``env.py`` with ``transaction_per_migration=True
 write lock between two revisions, where another run could take it (nbmigrate's ``env.py`` runs
 all revisions in one transaction).
 
+However the lock ends (taken, timed out, failed, interrupted), the SQLite connection's
+``busy_timeout`` is given back exactly as the caller had it, and no transaction the lock began
+is left open.
+
 The lock is re-entrant within a thread (a command that runs a command does not wait for itself).
 A wait is announced through ``notify(text)`` as it starts and, once the lock is taken, as a
 warning in the command's result. After ``timeout`` seconds the run ends with :class:`LockTimeout`.
@@ -55,6 +59,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import _runtime
 from .errors import LockTimeout
 
 if TYPE_CHECKING:
@@ -114,14 +119,15 @@ def database_lock(
     lock.timeout = max(0.0, timeout)
     lock.notify = notify
     lock.where = database or conn.engine.url.render_as_string(hide_password=True)
-    _acquire(lock)
-    held.add(identity)
-    try:
-        lock.hold()
-        yield
-    finally:
-        held.discard(identity)
-        lock.release()
+    with lock.callers_settings_kept():
+        _acquire(lock)
+        held.add(identity)
+        try:
+            lock.hold()
+            yield
+        finally:
+            held.discard(identity)
+            lock.release()
 
 
 def print_notice(text: str) -> None:
@@ -138,7 +144,19 @@ def _acquire(lock: _Lock, attempt: Callable[[], bool] | None = None) -> None:
     waiting = f"the migration lock on {lock.where}: {lock.holder()} is migrating this database"
     if lock.notify is not None:
         lock.notify(f"Waiting for {waiting} (up to {lock.timeout:g} s)…")
+    with _runtime.interruptible():  # Ctrl-C while waiting: stop here, nothing has run
+        _wait(lock, attempt, started, waiting)
+    waited = time.monotonic() - started
+    warnings.warn(
+        f"Waited {waited:.1f} s for {waiting}; this run started once it had finished, from the "
+        "revisions it left.",
+        stacklevel=3,
+    )
+
+
+def _wait(lock: _Lock, attempt: Callable[[], bool], started: float, waiting: str) -> None:
     while True:
+        _runtime.checkpoint()
         elapsed = time.monotonic() - started
         if elapsed >= lock.timeout:
             raise LockTimeout(
@@ -148,13 +166,7 @@ def _acquire(lock: _Lock, attempt: Callable[[], bool] | None = None) -> None:
             )
         time.sleep(min(POLL_SECONDS, max(0.0, lock.timeout - elapsed)))
         if attempt():
-            break
-    waited = time.monotonic() - started
-    warnings.warn(
-        f"Waited {waited:.1f} s for {waiting}; this run started once it had finished, from the "
-        "revisions it left.",
-        stacklevel=3,
-    )
+            return
 
 
 # -- one lock per kind of database ---------------------------------------------------------
@@ -174,6 +186,11 @@ class _Lock:
 
     def usable(self) -> bool:
         return True
+
+    @contextlib.contextmanager
+    def callers_settings_kept(self) -> Iterator[None]:
+        """Around the whole lock, from before its first attempt: give back what it changes on ``conn``."""
+        yield
 
     def try_acquire(self) -> bool:
         raise NotImplementedError
@@ -289,9 +306,26 @@ class _MySQL(_Lock):
 class _SQLite(_Lock):
     """SQLite's write lock, taken by each transaction of the run (see the module docstring)."""
 
+    held_timeout = 0  # the busy timeout while the lock is held, in milliseconds
+
     def usable(self) -> bool:
         # Inside the caller's transaction the run cannot begin its own: nothing to take.
         return not self.outer and not _raw_in_transaction(self.conn)
+
+    @contextlib.contextmanager
+    def callers_settings_kept(self) -> Iterator[None]:
+        # Read once, before any probe sets it, so that exactly the caller's value comes back:
+        # 0 ("fail at once when locked") included.
+        callers = int(self._pragma("PRAGMA busy_timeout"))
+        # Once the lock is held, commits may still wait for readers as long as SQLite's own
+        # timeout (or ours, if longer) allows.
+        self.held_timeout = max(callers, int(self.timeout * 1000))
+        try:
+            yield
+        finally:
+            if not (self.conn.invalidated or self.conn.closed):
+                with contextlib.suppress(Exception):  # a broken connection must not hide why the run ended
+                    self._pragma(f"PRAGMA busy_timeout = {callers}")
 
     def try_acquire(self) -> bool:
         return self._begin_immediate(keep=False)
@@ -300,29 +334,38 @@ class _SQLite(_Lock):
         return "another connection"
 
     def hold(self) -> None:
-        self.saved_timeout = self._pragma("PRAGMA busy_timeout")
         self.conn.info[SQLITE_BEGIN_KEY] = self.begin
 
     def begin(self, conn: Connection) -> None:
         """The run's ``BEGIN``: ``BEGIN IMMEDIATE``, waiting for the write lock as :func:`_acquire` does."""
-        _acquire(self, lambda: self._begin_immediate(keep=True))
+        try:
+            _acquire(self, lambda: self._begin_immediate(keep=True))
+        except BaseException:
+            _autobegin_again(conn)
+            raise
 
     def _begin_immediate(self, keep: bool) -> bool:
         """Try ``BEGIN IMMEDIATE`` without SQLite's own busy wait; keep the transaction or roll it back."""
-        saved = self._pragma("PRAGMA busy_timeout")
         self._pragma("PRAGMA busy_timeout = 0")
         try:
-            self._pragma("BEGIN IMMEDIATE")
-        except Exception as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                return False
+            try:
+                self._pragma("BEGIN IMMEDIATE")
+            except Exception as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    return False
+                raise
+            finally:
+                self._pragma(f"PRAGMA busy_timeout = {self.held_timeout}")
+            if not keep:
+                self._pragma("ROLLBACK")
+        except BaseException:
+            # Interrupted (or failed) after BEGIN IMMEDIATE returned: the open transaction is the
+            # lock's own (usable() and SQLAlchemy's begin both start outside one), and it holds
+            # the write lock until the connection closes.
+            if _raw_in_transaction(self.conn):
+                with contextlib.suppress(Exception):
+                    self._pragma("ROLLBACK")
             raise
-        finally:
-            # Once the lock is held, commits may still wait for readers as long as SQLite's
-            # own timeout (or ours, if longer) allows.
-            self._pragma(f"PRAGMA busy_timeout = {max(saved or 0, int(self.timeout * 1000))}")
-        if not keep:
-            self._pragma("ROLLBACK")
         return True
 
     def _pragma(self, sql: str) -> Any:
@@ -337,15 +380,24 @@ class _SQLite(_Lock):
 
     def release(self) -> None:
         self.conn.info.pop(SQLITE_BEGIN_KEY, None)
-        if self.conn.invalidated or self.conn.closed:
-            return
-        with contextlib.suppress(Exception):
-            self._pragma(f"PRAGMA busy_timeout = {int(getattr(self, 'saved_timeout', None) or 5000)}")
 
 
 def _raw_in_transaction(conn: Connection) -> bool:
     driver = conn.connection.driver_connection
     return bool(getattr(driver, "in_transaction", False))
+
+
+def _autobegin_again(conn: Connection) -> None:
+    """Undo what a failed ``begin`` listener leaves behind in SQLAlchemy's ``Connection``.
+
+    SQLAlchemy marks a connection as beginning before it calls the ``begin`` listeners and clears
+    the mark only after they return. Left marked, the connection never autobegins again: the
+    caller's next statements would run outside any transaction, autocommitted on transactional
+    SQLite, where a rollback cannot undo them.
+    """
+    mark = "_Connection__in_begin"
+    if hasattr(conn, mark):
+        setattr(conn, mark, False)
 
 
 _KINDS: dict[str, type[_Lock]] = {"postgresql": _Postgres, "mysql": _MySQL, "mariadb": _MySQL, "sqlite": _SQLite}
@@ -362,6 +414,7 @@ class Statement:
     autocommit: bool  # sent outside any transaction (an ``autocommit_block``)
     ran: bool = False  # completed without error
     error_code: int | None = None  # the driver's error number when it failed (MySQL's 1064: did not parse)
+    failed: bool = False  # the database (or driver) raised an error for it
 
 
 @dataclass
@@ -387,7 +440,7 @@ class Journal:
                 continue
             index = len(kept)
             kept.append(False)
-            implicit = self.dialect == "mysql" and bool(_MYSQL_IMPLICIT_COMMIT.match(event.sql))
+            implicit = self.dialect == "mysql" and commits_implicitly(event.sql)
             if implicit and event.error_code != 1064:
                 _keep_all(kept, pending)
             if not event.ran:
@@ -397,6 +450,13 @@ class Journal:
             else:
                 pending.append(index)
         return kept
+
+    def drop_unsent(self) -> None:
+        """Forget the last statement if it was stopped before it was sent (neither ran nor failed)."""
+        last = self.statements[-1] if self.statements else None
+        if last is not None and not last.ran and last.error_code is None and last.failed is False:
+            self.statements.pop()
+            self.events.remove(last)
 
     def tail(self, statements: list[str]) -> list[tuple[str, bool]] | None:
         """``(statement, kept)`` for the last ``len(statements)`` sent, if they are these ones."""
@@ -441,6 +501,7 @@ def watch_commits(conn: Connection) -> Iterator[Journal]:
 
     def on_error(context: Any) -> None:
         if context.connection is conn and journal.statements:
+            journal.statements[-1].failed = isinstance(context.original_exception, conn.dialect.loaded_dbapi.Error)
             args = getattr(context.original_exception, "args", ())
             journal.statements[-1].error_code = args[0] if args and isinstance(args[0], int) else None
 
@@ -456,3 +517,8 @@ def watch_commits(conn: Connection) -> Iterator[Journal]:
     finally:
         for target, name, fn in listeners:
             event.remove(target, name, fn)
+
+
+def commits_implicitly(statement: str) -> bool:
+    """Whether MySQL/MariaDB commit the open transaction before (and after) ``statement`` (DDL)."""
+    return bool(_MYSQL_IMPLICIT_COMMIT.match(statement))

@@ -15,6 +15,7 @@ This module knows no markup and no IPython: rendering lives in :mod:`nbmigrate.r
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -174,6 +175,10 @@ class Snapshot:
     # Revisions stored in the version table, sorted; None when the table does not exist.
     version_table: tuple[str, ...] | None = None
     version_table_name: str = "alembic_version"
+    # The version table's own schema (None: the default one), which need not be ``schema``.
+    version_table_schema: str | None = None
+    # The connection's default schema (PostgreSQL: the first of the search path; SQLite: main).
+    default_schema: str | None = None
     # The names asked for with ``tables=``; None when the whole schema was reflected.
     requested: tuple[str, ...] | None = None
     row_counts: bool = True
@@ -392,6 +397,22 @@ def _version_rows(conn: Connection, name: str, schema: str | None) -> tuple[str,
 
 CHECKSUM_TABLE = "nbmigrate_checksums"
 
+
+class _Reflected(enum.Enum):
+    """Where a version table is when nobody says: in the schema being reflected."""
+
+    SCHEMA = "the reflected schema"
+
+
+def _same_schema(a: str | None, b: str | None, default: str | None) -> bool:
+    """True when two schema names (None: the connection's default) name the same schema."""
+    return (a or default) == (b or default)
+
+
+def _schema_name(name: str | None, default: str | None) -> str | None:
+    """None for the default schema however it is named, so equal snapshots compare equal."""
+    return None if _same_schema(name, None, default) else name
+
 # The PRAGMAs SQLAlchemy's SQLite dialect runs once or twice per table (``PRAGMA main.x(t)``, then
 # ``PRAGMA temp.x(t)`` when that is empty); each has a table-valued twin (``pragma_x(t)``).
 _SQLITE_TABLE_PRAGMAS = ("table_info", "table_xinfo", "index_list", "foreign_key_list")
@@ -467,8 +488,16 @@ def snapshot(
     tables: Iterable[str] | None = None,
     row_counts: bool = True,
     version_table: str = "alembic_version",
+    version_table_schema: str | None | _Reflected = _Reflected.SCHEMA,
 ) -> Snapshot:
-    """Reflect the tables of a database (URL, Engine or Connection) into a :class:`Snapshot`."""
+    """Reflect the tables of a database (URL, Engine or Connection) into a :class:`Snapshot`.
+
+    ``version_table`` in ``version_table_schema`` (None: the default schema; not given: the
+    reflected one) is the migration project's own table: it is left out of the tables when it
+    lies in the reflected schema, and its rows are read from its own schema either way.
+    """
+    if version_table_schema is _Reflected.SCHEMA:
+        version_table_schema = schema
     requested = None if tables is None else tuple(dict.fromkeys(tables))
     with _connection(bind) as conn:
         insp = sa.inspect(conn)
@@ -478,9 +507,13 @@ def snapshot(
 
             raise BadArguments(f"The database has no schema {schema!r}; its schemas: {', '.join(sorted(known))}.")
         available = insp.get_table_names(schema=schema)
+        default_schema = insp.default_schema_name
+        in_reflected = _same_schema(schema, version_table_schema, default_schema)
         # Migration bookkeeping is not part of the user's schema: the version table is shown
-        # apart, and nbmigrate's own checksum table (see nbmigrate.checksums) not at all.
-        hidden = {version_table, CHECKSUM_TABLE}
+        # apart, and nbmigrate's own checksum table (see nbmigrate.checksums) not at all. The
+        # checksum table is hidden in any schema: it follows the project's options, which an
+        # env.py naming its own version table need not match.
+        hidden = {CHECKSUM_TABLE} | ({version_table} if in_reflected else set())
         if requested is None:
             names = sorted(n for n in available if n not in hidden)
         else:
@@ -506,7 +539,6 @@ def snapshot(
                     "get_multi_table_comment",
                 ):
                     info[method] = _multi(insp, method, filter_names, schema)
-        default_schema = insp.default_schema_name
         built: dict[str, Table] = {}
         for name in names:
             table = _build_table(
@@ -525,15 +557,39 @@ def snapshot(
             if row_counts:
                 table = _count(conn, table, schema)
             built[name] = table
-        versions = _version_rows(conn, version_table, schema) if version_table in available else None
+        exists = version_table in available if in_reflected else insp.has_table(version_table, version_table_schema)
+        versions = _version_rows(conn, version_table, version_table_schema) if exists else None
     return Snapshot(
         dialect=dialect.name,
         schema=schema,
         tables=built,
         version_table=versions,
         version_table_name=version_table,
+        version_table_schema=_schema_name(version_table_schema, default_schema),
+        default_schema=default_schema,
         requested=requested,
         row_counts=row_counts,
+    )
+
+
+def with_version_table(snap: Snapshot, name: str, schema: str | None, rows: Sequence[str]) -> Snapshot:
+    """``snap`` as if taken knowing that the version table is ``name`` in ``schema``.
+
+    Only a migration run tells for sure which table Alembic keeps its versions in (env.py may
+    pass any ``version_table`` to ``context.configure``), after a snapshot of the database
+    before the run was taken: that table leaves the user's tables, and ``rows`` (what Alembic
+    read from it as the run began; nothing for an absent table) become the version rows.
+    """
+    own = _same_schema(snap.schema, schema, snap.default_schema)
+    seen = own and name in snap.tables
+    tables = {n: t for n, t in snap.tables.items() if not (own and n == name)}
+    return replace(
+        snap,
+        tables=tables,
+        # Alembic reads an absent table as no rows: the table existed if it was seen or held any.
+        version_table=tuple(sorted(rows)) if rows or seen else None,
+        version_table_name=name,
+        version_table_schema=_schema_name(schema, snap.default_schema),
     )
 
 

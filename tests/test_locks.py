@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,7 +25,9 @@ import sqlalchemy as sa
 
 import nbmigrate
 from support import write_revision
+from nbmigrate import locks
 from nbmigrate.locks import database_lock
+from nbmigrate.project import transactional_sqlite
 
 SLEEP = 0.3
 
@@ -299,10 +302,62 @@ def test_lock_is_released_after_a_failed_run(db_url: str, tmp_path: Path, monkey
     engine.dispose()
 
 
+def lock_engine(url: str) -> sa.Engine:
+    """An engine like a run's: on SQLite, its transactions begin through the lock's ``BEGIN IMMEDIATE``."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        transactional_sqlite(engine)
+    return engine
+
+
+def taken_elsewhere(url: str) -> bool:
+    """Whether another thread, on a connection of its own, gets the migration lock at once."""
+    got: list[bool] = []
+
+    def other() -> None:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn, database_lock(conn, timeout=0):
+                got.append(True)
+        except nbmigrate.LockTimeout:
+            got.append(False)
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(10)
+    assert got, "the other thread neither took the lock nor gave up"
+    return got[0]
+
+
 def test_the_lock_is_re_entrant_in_one_thread(db_url: str) -> None:
-    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
-    with engine.connect() as a, engine.connect() as b, database_lock(a, timeout=0), database_lock(b, timeout=0):
-        pass
+    # The outer lock must really be held when the inner one is asked for: on SQLite that means
+    # inside the run's transaction, since between transactions nobody holds the write lock.
+    engine = lock_engine(db_url)
+    with engine.connect() as run, engine.connect() as inner:
+        with database_lock(run, timeout=0), run.begin():
+            run.execute(sa.text("SELECT 1"))
+            assert not taken_elsewhere(db_url)
+            with database_lock(inner, timeout=0):  # granted at once: timeout=0 leaves no time to wait
+                pass
+            assert not taken_elsewhere(db_url)  # the inner lock let go of nothing of the outer's
+        assert taken_elsewhere(db_url)
+    engine.dispose()
+
+
+def test_a_re_entered_lock_leaves_the_outer_one_holding(db_url: str) -> None:
+    # A command that runs a command on the same connection, between the outer run's transactions:
+    # the outer run's next transaction must still take the lock (on SQLite, begin IMMEDIATE).
+    engine = lock_engine(db_url)
+    with engine.connect() as run:
+        with database_lock(run, timeout=0):
+            with database_lock(run, timeout=0):
+                pass
+            with run.begin():
+                run.execute(sa.text("SELECT 1"))
+                assert not taken_elsewhere(db_url)
+        assert taken_elsewhere(db_url)
     engine.dispose()
 
 
@@ -366,3 +421,114 @@ def test_sqlite_run_another_slips_in_front_of_waits_and_says_so(
         "Another run changed the database after this one first read it at base (no revision): Alembic, "
         "reading alembic_version under the write lock, ran nothing instead of 0001."
     ]
+
+
+# -- SQLite: the caller's connection afterwards --------------------------------------------------
+
+# The ways a run can leave the SQLite lock: the lock's entry probe and the run's own BEGIN
+# IMMEDIATE can each time out or be interrupted while they wait.
+SQLITE_ENDINGS = [
+    "success",
+    "error in the run",
+    "timeout on entry",
+    "interrupt while waiting on entry",
+    "interrupt just after the entry probe's BEGIN",
+    "timeout in the run's BEGIN",
+    "interrupt while the run's BEGIN waits",
+]
+
+
+def interrupt(seconds: float) -> None:
+    """A ``time.sleep`` that Ctrl-C interrupts."""
+    raise KeyboardInterrupt
+
+
+def interrupt_after_begin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C arriving as the lock's first ``BEGIN IMMEDIATE`` returns (before its ``ROLLBACK``)."""
+    original = locks._SQLite._pragma
+    fired: list[bool] = []
+
+    def pragma(self: Any, sql: str) -> Any:
+        result = original(self, sql)
+        if sql == "BEGIN IMMEDIATE" and not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(locks._SQLite, "_pragma", pragma)
+
+
+def leave_sqlite_lock(ending: str, conn: sa.Connection, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take the migration lock on ``conn`` (a table ``mine`` exists) and leave it by ``ending``."""
+
+    def transaction() -> None:
+        with conn.begin():
+            conn.execute(sa.text("INSERT INTO mine VALUES (1)"))
+
+    if ending == "success":
+        with database_lock(conn, timeout=2):
+            transaction()
+        return
+    if ending.startswith("interrupt while"):
+        monkeypatch.setattr(locks, "time", SimpleNamespace(monotonic=time.monotonic, sleep=interrupt))
+    if ending == "interrupt just after the entry probe's BEGIN":
+        interrupt_after_begin(monkeypatch)
+    raised = {"error": ValueError, "timeout": nbmigrate.LockTimeout, "interrupt": KeyboardInterrupt}
+    with pytest.raises(raised[ending.split()[0]]):
+        if ending == "error in the run":
+            with database_lock(conn, timeout=2), conn.begin():
+                conn.execute(sa.text("INSERT INTO mine VALUES (1)"))
+                raise ValueError("the run failed")
+        elif ending.endswith("on entry"):
+            with Holder(url), database_lock(conn, timeout=0.2):
+                pass
+        elif "the run's BEGIN" in ending:
+            with database_lock(conn, timeout=0.2), Holder(url):
+                transaction()
+        else:
+            with database_lock(conn, timeout=2):
+                pass
+
+
+def busy_timeout(conn: sa.Connection) -> int:
+    """The connection's busy timeout, read past SQLAlchemy so that nothing begins."""
+    return int(conn.connection.driver_connection.execute("PRAGMA busy_timeout").fetchone()[0])
+
+
+@pytest.fixture
+def sqlite_conn(sqlite_url: str) -> Any:
+    """A connection like a run's to an SQLite file with an empty table ``mine``."""
+    engine = lock_engine(sqlite_url)
+    with engine.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE mine (x INTEGER)"))
+        conn.commit()
+        yield conn
+    engine.dispose()
+
+
+@pytest.mark.parametrize("ending", SQLITE_ENDINGS)
+@pytest.mark.parametrize("callers", [0, 1234])
+def test_sqlite_lock_gives_back_the_callers_busy_timeout(
+    callers: int, ending: str, sqlite_conn: sa.Connection, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0 (fail at once when locked) is a value of its own, not "unset"; 1234 is neither SQLite's
+    # default (5000) nor the lock's timeout.
+    sqlite_conn.connection.driver_connection.execute(f"PRAGMA busy_timeout = {callers}")
+    leave_sqlite_lock(ending, sqlite_conn, sqlite_url, monkeypatch)
+    assert busy_timeout(sqlite_conn) == callers
+
+
+@pytest.mark.parametrize("ending", SQLITE_ENDINGS)
+def test_sqlite_lock_leaves_no_transaction_of_its_own_and_the_connection_usable(
+    ending: str, sqlite_conn: sa.Connection, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leave_sqlite_lock(ending, sqlite_conn, sqlite_url, monkeypatch)
+    assert not sqlite_conn.in_transaction()
+    assert not sqlite_conn.connection.driver_connection.in_transaction
+    assert taken_elsewhere(sqlite_url)  # nothing of the lock's still holds SQLite's write lock
+    # It autobegins again: what it writes next is in a transaction, and a rollback undoes it.
+    sqlite_conn.execute(sa.text("INSERT INTO mine VALUES (2)"))
+    assert sqlite_conn.in_transaction()
+    sqlite_conn.rollback()
+    assert sqlite_conn.execute(sa.text("SELECT count(*) FROM mine WHERE x = 2")).scalar() == 0
+    sqlite_conn.rollback()

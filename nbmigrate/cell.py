@@ -65,7 +65,6 @@ import io
 import json
 import os
 import re
-import shlex
 import tokenize
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -74,9 +73,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _runtime, commands
-from ._files import check_inside, check_message, drop_bytecode, undone_on_failure
+from ._files import check_inside, check_message, check_replaceable, drop_bytecode, undone_on_failure
 from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem
-from .parser import Invocation, resolve_metadata
+from .parser import Invocation, resolve_metadata, split_line
 from .project import Project
 from .results import HelpResult, MigrationResult, Result
 
@@ -224,10 +223,7 @@ def parse_line(line: str) -> CellOptions | HelpResult:
 
     Raises :class:`BadArguments` when the line does not parse.
     """
-    try:
-        argv = shlex.split(line)
-    except ValueError as exc:
-        raise BadArguments(f"Cannot split the line: {exc}. Check the quotes.") from None
+    argv = split_line(line)  # as `%migrate` reads its line: quotes, and a `# comment` left out
     parser = _line_parser()
     out = io.StringIO()
     try:
@@ -927,14 +923,17 @@ def _write(project: Project, script: ScriptDirectory, plan: _Plan, *, replacing:
         path = Path(written.path).resolve()
         check_inside(script, path)
     drop_bytecode(path)
-    if old_path is not None and old_path != path:
+    warnings = [project.redact(w) for w in capture.warnings]
+    if old_path is not None and old_path != path:  # a new message, a new name (old_path is no link's target)
         with contextlib.suppress(OSError):
             old_path.unlink()
         drop_bytecode(old_path)
+        if os.path.lexists(old_path):  # said only as found: a second file now defines the revision
+            warnings.append(f"The old file {old_path} could not be removed: delete it, it defines {plan.rev_id} too.")
     if replacing is not None:
         project.invalidate()
     output = "".join(line for line in capture.text.splitlines(keepends=True) if not line.lstrip().startswith("Generating "))
-    return path, [project.redact(output)] if output.strip() else [], [project.redact(w) for w in capture.warnings]
+    return path, [project.redact(output)] if output.strip() else [], warnings
 
 
 # -- the engine ------------------------------------------------------------------------------------
@@ -1211,6 +1210,7 @@ class _CellRun:
                 f"Downgrade it by hand first (e.g. drop what it created, then `%migrate stamp {rev_id}@-1`), "
                 "or put the change in a new revision (a new cell). Nothing was written."
             )
+        check_replaceable(script, Path(old.path))  # before the downgrade: the rewrite would be refused after it
         down = self._downgrade(target)
         try:
             if plan is None:

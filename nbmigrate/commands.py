@@ -23,7 +23,16 @@ from . import _runtime
 from ._cache import serving
 from ._files import check_message, undone_on_failure
 from .locks import migration_lock
-from .errors import BadArguments, MigrationFailed, NbmigrateError, NbmigrateWarning, RevisionProblem, translate
+from .errors import (
+    BadArguments,
+    ConnectionFailed,
+    MigrationFailed,
+    NbmigrateError,
+    NbmigrateWarning,
+    RevisionProblem,
+    offline_failure,
+    translate,
+)
 from .project import TEMPLATE_DIR, Project, relative_path
 from .results import (
     ConnectResult,
@@ -45,7 +54,8 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int, str], None]
 
-_SAFE_REV_ID = re.compile(r"^[A-Za-z0-9_]+$")
+_SAFE_REV_ID = re.compile(r"[A-Za-z0-9_]+")
+_MAX_REV_ID = 128
 _RELATIVE = re.compile(r"(^|@)?[+-]\d+$")
 
 
@@ -89,10 +99,13 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
 
     config = project.config_for_init()
     template_arg = str(TEMPLATE_DIR) if template == "nbmigrate" else template
+    if "\x00" in str(directory):
+        raise BadArguments("The folder's name holds a NUL byte (\\x00), which no path can hold: remove it. Nothing was written.")
     target = Path(directory)
     if not target.is_absolute():
         # Like `alembic -c conf/alembic.ini init DIR`: DIR is relative to where we run, not to the ini.
         target = (project.directory or Path.cwd()) / target
+    _check_init_folder(project, target, directory)
     existed = project.ini_path.is_file()
     if not project.ini_path.parent.is_dir():
         raise BadArguments(
@@ -133,6 +146,21 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
         output=output,
         warnings=warnings,
     )
+
+
+def _check_init_folder(project: Project, target: Path, directory: str) -> None:
+    """``init`` makes a folder: refuse a name that is a file already, or the config file's own."""
+    if target.exists() and not target.is_dir():
+        raise BadArguments(
+            f"{directory} is a file, not a folder: give `init` the name of a new folder (default: migrations). "
+            "Nothing was written."
+        )
+    if target.resolve() == project.ini_path.resolve():
+        # Alembic would make the folder and then find "the config file" there, and skip writing it.
+        raise BadArguments(
+            f"{directory} is the name of the project's config file: give `init` another folder "
+            "(default: migrations). Nothing was written."
+        )
 
 
 def list_templates(project: Project) -> TextResult:
@@ -242,8 +270,9 @@ def _warn_duplicates(project: Project, script: ScriptDirectory, capture: _runtim
 
 def _db_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
     """The database's current heads, or ``None`` with a reason when it cannot be read."""
-    if project.url is None:
+    if project.url is None and not project.exists:
         return None, "no database configured"
+    # A project whose config names no URL may still have one: its env.py's (see Project.engine).
     try:
         with project.connection() as conn:
             return project.current_heads(conn), ""
@@ -262,16 +291,17 @@ def _applied(script: ScriptDirectory, heads: Sequence[str]) -> set[str]:
 
 
 def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None) -> RevisionInfo:
-    state = ""
+    """The revision's details; its state is "unknown" when ``heads`` is None (the database was not read)."""
+    state = "unknown"
     if heads is not None and applied is not None:
         state = "current" if script.revision in heads else "applied" if script.revision in applied else "pending"
     # Worked out once per Script and state (Alembic recomputes ``doc``, the down revisions and
     # the head/branch flags on every access); RevisionInfo is immutable, so one object serves
     # every result. A Script belongs to one revision map (the warm map makes new ones when the
-    # files change); the head and branch flags follow ``nextrev``, which Alembic replaces when a
-    # revision is added to the map.
+    # files change); the head and branch flags follow ``_all_nextrev`` (revisions above it through
+    # down_revision or depends_on), which Alembic replaces when a revision is added to the map.
     cached = script.__dict__.get("_nbm_info")
-    if cached is None or cached[0] is not script.nextrev:
+    if cached is None or cached[0] is not script._all_nextrev:
         static = (
             script.revision,
             tuple(script._versioned_down_revisions),
@@ -283,8 +313,10 @@ def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None)
             script.is_base,
             script.is_branch_point,
             script.is_merge_point,
+            # What Alembic's own lines call an "effective head" (see ``Script._head_only``).
+            script.is_head and not script._is_real_head,
         )
-        cached = (script.nextrev, static, {})
+        cached = (script._all_nextrev, static, {})
         script.__dict__["_nbm_info"] = cached
     by_state = cached[2]
     info = by_state.get(state)
@@ -293,7 +325,35 @@ def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None)
     return info
 
 
-def _history_result(project: Project, command: str, scripts: Sequence[Script], *, verbose: bool = False) -> HistoryResult:
+def _alembic_text(project: Project, scripts: Sequence[Script], line: Callable[[Script], str], current: Sequence[str] = ()) -> str:
+    """What the ``alembic`` command prints for ``scripts``: Alembic's own ``line`` for each.
+
+    ``current`` are marked "(current)" as ``alembic history -i`` marks them: through the flag
+    Alembic's formatting reads, set for this call only (the warm Script objects are shared).
+    """
+
+    def run() -> str:
+        marked = [sc for sc in scripts if sc.revision in current]
+        try:
+            for sc in marked:
+                sc._db_current_indicator = True
+            return project.redact("".join(line(sc) + "\n" for sc in scripts))  # as config.print_stdout writes
+        finally:
+            for sc in marked:
+                sc._db_current_indicator = None
+
+    return _compute(project, run)
+
+
+def _history_result(
+    project: Project,
+    command: str,
+    scripts: Sequence[Script],
+    line: Callable[[Script], str],
+    *,
+    verbose: bool = False,
+    indicate_current: bool = False,
+) -> HistoryResult:
     script_dir = _script(project)
     heads, reason = _db_heads(project)
     applied = _applied(script_dir, heads) if heads is not None else None
@@ -307,10 +367,11 @@ def _history_result(project: Project, command: str, scripts: Sequence[Script], *
     return HistoryResult(
         command=command,
         revisions=[_info(s, heads, applied) for s in scripts],
-        current=heads or (),
+        current=heads,
         database=project.display_url if project.url is not None else "",
         warnings=warnings,
         verbose=verbose,
+        text=_alembic_text(project, scripts, line, heads or () if indicate_current else ()),
     )
 
 
@@ -335,9 +396,13 @@ def history(project: Project, rev_range: str | None = None, verbose: bool = Fals
     def walk() -> list[Script]:
         return list(script.walk_revisions(base=base or "base", head=head or "heads"))
 
+    def line(sc: Script) -> str:  # as `alembic history` words it
+        return sc.cmd_format(verbose=verbose, include_branches=True, include_doc=True, include_parents=True)
+
     scripts = _compute(project, walk)
+    command = f"history{' -r ' + rev_range if rev_range else ''}"
     with project._scripts.pin(script):  # the files were checked once for this command
-        return _history_result(project, f"history{' -r ' + rev_range if rev_range else ''}", scripts, verbose=verbose)
+        return _history_result(project, command, scripts, line, verbose=verbose, indicate_current=indicate_current)
 
 
 def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = False) -> HistoryResult:
@@ -348,16 +413,29 @@ def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = 
         ids = script.get_revisions("heads") if resolve_dependencies else script.get_heads()
         return [script.get_revision(r if isinstance(r, str) else r.revision) for r in ids]
 
+    def line(sc: Script) -> str:  # as `alembic heads` words it
+        return sc.cmd_format(verbose, include_branches=True, tree_indicators=False)
+
     scripts = _compute(project, find)
     with project._scripts.pin(script):  # the files were checked once for this command
-        return _history_result(project, "heads", scripts, verbose=verbose)
+        return _history_result(project, "heads", scripts, line, verbose=verbose)
 
 
 def branches(project: Project, verbose: bool = False) -> HistoryResult:
     """Show the branch points of the scripts."""
     script = _script(project)
-    points = [sc for sc in script.walk_revisions() if sc.is_branch_point]
-    return _history_result(project, "branches", points, verbose=verbose)
+
+    def line(sc: Script) -> str:
+        # As `alembic branches` prints it: the branch point, then each revision it branches
+        # into (sorted here: Alembic's order is a set's, different in every process).
+        nexts = (script.get_revision(rev) for rev in sorted(sc.nextrev))
+        indent = " " * len(str(sc.revision))
+        into = "\n".join(f"{indent} -> {nxt.cmd_format(False, include_branches=True, include_doc=verbose)}" for nxt in nexts)
+        return f"{sc.cmd_format(verbose, include_branches=True)}\n{into}\n"
+
+    points = _compute(project, lambda: [sc for sc in script.walk_revisions() if sc.is_branch_point])
+    with project._scripts.pin(script):
+        return _history_result(project, "branches", points, line, verbose=verbose)
 
 
 def show(project: Project, rev: str) -> HistoryResult:
@@ -369,11 +447,15 @@ def show(project: Project, rev: str) -> HistoryResult:
             heads, reason = _db_heads(project)
             if heads is None:
                 raise NbmigrateError(f"Cannot show 'current': {reason}")
-            return [script.get_revision(h) for h in heads]
+            return list(script.get_revisions(heads))
         return [s for s in script.get_revisions(rev) if s is not None]
 
+    def line(sc: Script) -> str:  # as `alembic show` words it
+        return sc.log_entry
+
     scripts = _compute(project, find)
-    return _history_result(project, f"show {rev}", scripts, verbose=True)
+    with project._scripts.pin(script):
+        return _history_result(project, f"show {rev}", scripts, line, verbose=True)
 
 
 def current(project: Project, check_heads: bool = False, verbose: bool = False) -> CurrentResult:
@@ -381,20 +463,37 @@ def current(project: Project, check_heads: bool = False, verbose: bool = False) 
     script = _script(project)
     heads, reason = _db_heads(project)
     if heads is None:
-        raise NbmigrateError(f"Cannot read the current revision: {reason}")
+        raise ConnectionFailed(f"Cannot read the current revision: {reason}")
     missing = [h for h in heads if h not in script.revision_map._revision_map]
     if missing:
         raise RevisionProblem(
             f"The database is at {', '.join(missing)}, which no revision file defines. "
             "Restore the file, or `%migrate stamp` the database to a revision that exists."
         )
-    # Every revision listed is one of the database's heads, so its state is "current": the
-    # ancestry of the heads (a walk of the whole history) is not needed.
-    infos = [_info(script.get_revision(h), heads, set(heads)) for h in heads]
-    at_head = set(heads) == set(script.get_heads())
+    # What `alembic current` lists: the tips of everything applied, so a revision applied
+    # through depends_on too, though the version table holds only the revision that needs it.
+    # Sorted: Alembic's order is a set's, different in every process.
+    tips = sorted(_compute(project, lambda: script.get_all_current(heads)), key=lambda sc: sc.revision)
+    listed = {sc.revision for sc in tips}
+    infos = [_info(sc, heads, listed) for sc in tips]  # "current" for a row of the table, else "applied"
+    # At head when nothing is pending: every head is among the tips (one applied through a
+    # dependency has no row of its own, so the rows alone do not say it).
+    at_head = set(script.get_heads()) <= listed
     if check_heads and not at_head:
         raise NbmigrateError("The database is not at all head revisions. Run `%migrate upgrade heads`.")
-    return CurrentResult(command="current", database=project.display_url, heads=heads, revisions=infos, at_head=at_head)
+    text = "".join(sc.cmd_format(verbose) + "\n" for sc in tips)  # as `alembic current [-v]` words it
+    if verbose:
+        from alembic.util import obfuscate_url_pw
+
+        text = f"Current revision(s) for {obfuscate_url_pw(project.url)}:\n" + text
+    return CurrentResult(
+        command="current",
+        database=project.display_url,
+        heads=heads,
+        revisions=infos,
+        at_head=at_head,
+        text=project.redact(text),
+    )
 
 
 # -- commands that write revision files ----------------------------------------------------
@@ -411,9 +510,17 @@ def check_new_id(script: ScriptDirectory, rev_id: str) -> None:
 
 
 def _check_rev_id(rev_id: str | None) -> None:
-    if rev_id is not None and not _SAFE_REV_ID.match(rev_id):
+    # fullmatch: `$` would let a trailing newline through, into the file's name.
+    if rev_id is not None and not _SAFE_REV_ID.fullmatch(rev_id):
         raise BadArguments(
             f"{rev_id!r} cannot be a revision id: use letters, digits and underscores only."
+        )
+    if rev_id is not None and len(rev_id) > _MAX_REV_ID:
+        # The file's name holds the id, the message's slug and the file template's dates; it
+        # must stay within the 255 bytes a file name may have.
+        raise BadArguments(
+            f"That revision id is too long ({len(rev_id)} characters): use at most {_MAX_REV_ID}, so "
+            "that its file's name fits. Nothing was written."
         )
 
 
@@ -718,6 +825,12 @@ def stamp(
     targets = tuple(util.to_list(revisions))
     label = " ".join(targets)
     if sql:
+        for target in targets:
+            if target.count(":") > 1:  # Alembic splits FROM:TO once and cannot unpack more
+                raise BadArguments(
+                    f"stamp --sql takes a revision or FROM:TO with one colon, not {target!r}: "
+                    "e.g. `stamp 0001:0002 --sql`."
+                )
         return _offline(project, f"stamp {label} --sql", lambda: alembic.command.stamp(project.config, list(targets), sql=True, tag=tag, purge=purge))
     return _migrate(
         project, "stamp", label,
@@ -743,7 +856,13 @@ def _offline(project: Project, command: str, fn: Callable[[], Any], script: Scri
         finally:
             config.output_buffer = None
 
-    _, capture = _call(project, run)
+    _, capture, error = _runtime.contained(run)
+    if error is not None:
+        # A revision that reads the database cannot run offline: say which, and where, in one line.
+        offline = None if isinstance(error, _runtime.Exit) else offline_failure(error, command, project.redact)
+        if offline is not None:
+            raise offline from error
+        _raise_translated(project, error)
     return SqlResult(
         command=command,
         sql=project.redact(buffer.getvalue()),
@@ -797,7 +916,8 @@ def _migrate(
             applied_before = _applied(script, before_heads)
             checksums.verify(project, conn, script, applied_before)
             assumed = (project.version_table, project.version_table_schema)
-            before = _snapshot(conn, *assumed) if schema or preview else None
+            snapshot_warnings = state.setdefault("snapshot_warnings", [])
+            before = _snapshot(conn, *assumed, warned=snapshot_warnings) if schema or preview else None
             cancel = canceller(conn)
             config.attributes["connection"] = conn
             config.attributes["nbmigrate.preview"] = preview
@@ -824,7 +944,10 @@ def _migrate(
             version = (read.name, read.schema) if read.name is not None else assumed
             if before is not None and version != assumed:
                 before = with_version_table(before, *version, read.heads)
-            after = _snapshot(conn, *version, end_transaction=not preview) if schema or preview else None
+            after = (
+                _snapshot(conn, *version, end_transaction=not preview, warned=snapshot_warnings)
+                if schema or preview else None
+            )
             state["after"] = after_heads
             note = ""
             if outer is not None:
@@ -862,6 +985,7 @@ def _migrate(
     result.sql = _shown_sql(project, capture.sql)
     result.output = _output(project, capture)
     result.warnings = [*([capture.interrupt] if capture.interrupt else []), *_captured_warnings(project, capture)]
+    result.snapshot_warnings = list(dict.fromkeys(project.redact(w) for w in state.get("snapshot_warnings", ())))
     ran = [step.revision for step in result.steps]
     if kind != "stamp" and ran != state["planned_ids"]:
         # Only SQLite can get here: another run took the write lock between nbmigrate's first
@@ -891,12 +1015,29 @@ def _outside_transaction(conn: Connection) -> Iterator[None]:
 
 
 def _snapshot(
-    conn: Connection, version_table: str, version_table_schema: str | None, *, end_transaction: bool = True
+    conn: Connection,
+    version_table: str,
+    version_table_schema: str | None,
+    *,
+    end_transaction: bool = True,
+    warned: list[str] | None = None,
 ) -> Any:
+    """The schema before or after a run; what reflecting it warned goes to ``warned``, not the run's warnings.
+
+    SQLAlchemy's reflection warnings (an expression index, a type it does not know) come from
+    nbmigrate's own look at the schema, which the ``alembic`` command line never takes; a
+    project's env.py may even filter them on purpose.
+    """
+    import warnings
+
     from .schema import snapshot
 
     try:
-        return snapshot(conn, version_table=version_table, version_table_schema=version_table_schema)
+        with warnings.catch_warnings(record=True) as caught:
+            taken = snapshot(conn, version_table=version_table, version_table_schema=version_table_schema)
+        if warned is not None:
+            warned.extend(str(w.message) for w in caught)
+        return taken
     finally:
         if end_transaction and conn.in_transaction():
             conn.rollback()
@@ -904,6 +1045,8 @@ def _snapshot(
 
 # Databases whose DDL commits on its own: nothing there can be previewed and rolled back.
 _NO_TRANSACTIONAL_DDL = {"mysql", "mariadb", "oracle"}
+# An env.py that takes the connection it is given: `attributes["connection"]`, `.get('connection', None)`.
+_USES_GIVEN_CONNECTION = re.compile(r"""attributes\s*(\.get\(\s*|\[\s*)["']connection["']""")
 
 
 def _check_preview(project: Project, script: ScriptDirectory, kind: str) -> None:
@@ -917,7 +1060,7 @@ def _check_preview(project: Project, script: ScriptDirectory, kind: str) -> None
         )
     env_py = Path(script.env_py_location)
     source = env_py.read_text(encoding="utf-8") if env_py.is_file() else ""
-    if 'attributes.get("connection")' not in source and "attributes['connection']" not in source and 'attributes["connection"]' not in source:
+    if not _USES_GIVEN_CONNECTION.search(source):
         raise BadArguments(
             f"--preview needs an env.py that runs on the connection nbmigrate passes "
             f"(config.attributes['connection']); {relative_path(env_py)} opens its own, so a preview "
@@ -1067,7 +1210,8 @@ def _report_failure(
 
     What the database kept is not guessed from the dialect: the run's journal (see
     :func:`nbmigrate.locks.watch_commits`) says which statements were committed, explicitly, by an
-    ``autocommit_block`` or by MySQL's implicit commit before DDL, and ``alembic_version`` is read back.
+    ``autocommit_block``, by MySQL's implicit commit before DDL or by a ``COMMIT`` of the
+    migration's own, on whichever connection the migration ran, and ``alembic_version`` is read back.
     """
     from sqlalchemy.exc import OperationalError
 
@@ -1117,15 +1261,29 @@ def _report_failure(
     raw = [e.sql for e in capture.steps]
     entries = journal.tail([sql for step_sql in raw for sql in step_sql]) if journal is not None else None
     notes: list[str] = []
+    committed: list[str] = []  # what earlier, unfinished revisions committed: said in the message too
     if entries is not None:
-        # Split the journal's verdicts back into the steps they belong to.
+        from .locks import transaction_control
+
+        # Split the journal's verdicts back into the steps they belong to; a COMMIT or BEGIN is
+        # no effect of its own to list.
         per_step, at = [], 0
         for step_sql in raw:
-            per_step.append(entries[at : at + len(step_sql)])
+            per_step.append([(sql, kept) for sql, kept in entries[at : at + len(step_sql)] if not transaction_control(sql)])
             at += len(step_sql)
         kept_any = any(kept for step_entries in per_step for _, kept in step_entries)
         rolled_back = not kept_any and heads_after is not None and set(heads_after) == set(before)
         completed = [step for step, step_entries in zip(steps[:-1], per_step[:-1]) if all(k for _, k in step_entries)]
+        for step, step_entries in zip(steps[:-1], per_step[:-1]):
+            kept_sql = [project.redact(sql).strip() for sql, kept in step_entries if kept]
+            if step in completed or not kept_sql:
+                continue
+            # A revision that committed part of itself (a COMMIT of its own) and lost the rest.
+            lost = [project.redact(sql).strip() for sql, kept in step_entries if not kept]
+            committed.append(
+                f"Statements of {step.revision} that were committed before the failure and remain: "
+                f"{'; '.join(kept_sql)}. Its other statements were rolled back with the failure: {'; '.join(lost)}"
+            )
         failed_entries = per_step[-1] if per_step else []
         partial = [project.redact(sql) for sql, kept in failed_entries if kept]
         undone = [project.redact(sql).strip() for sql, kept in failed_entries if not kept and sql != statement]
@@ -1160,9 +1318,13 @@ def _report_failure(
         partial_sql=partial,
         interrupted=interrupted,
         output=_output(project, capture),
-        warnings=[*([capture.interrupt] if capture.interrupt else []), *notes, *_captured_warnings(project, capture)],
+        warnings=[*([capture.interrupt] if capture.interrupt else []), *notes, *committed, *_captured_warnings(project, capture)],
     )
-    raise MigrationFailed(report.summary(), report) from error  # `--raiseerr` shows the database's error
+    lines = report.summary().splitlines()
+    if committed:  # the summary lists the failed revision's remains; these are of earlier ones
+        at = len(lines) - 1 if lines[-1].startswith("Next:") else len(lines)
+        lines[at:at] = committed
+    raise MigrationFailed("\n".join(lines), report) from error  # `--raiseerr` shows the database's error
 
 
 def _error_text(error: BaseException) -> str:
@@ -1203,18 +1365,35 @@ def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None =
     return result
 
 
+def _svg_target(save: str | os.PathLike[str]) -> Path:
+    """Where ``graph(save=...)`` writes, checked before the graph is drawn (so a typo costs no layout)."""
+    shown = os.fspath(save)
+    path = Path(shown).expanduser()
+    if path.suffix.lower() != ".svg":
+        raise BadArguments("--save writes an SVG file: give a path ending in .svg, e.g. `--save graph.svg`.")
+    if not path.parent.is_dir():
+        raise BadArguments(
+            f"Cannot save the graph to {shown}: there is no folder {os.fspath(Path(shown).parent)!r}. "
+            "Create it first, or give a path in an existing folder."
+        )
+    return path
+
+
 def graph(
     project: Project,
     rev_range: str | None = None,
     engine: str | None = None,
     run: Callable[[str], Any] | None = None,
     collapse: int | None = None,
+    save: str | os.PathLike[str] | None = None,
 ) -> Any:
     """The revision graph widget: the graph laid out by graphviz, with this database's state.
 
     ``run`` runs a ``%migrate`` line for the widget's actions (the magic passes its own
     dispatcher); by default the line runs on this project. Linear runs longer than ``collapse``
     fold into one expandable node (``0``: never; by default 12 for histories of more than 100).
+    ``save`` (``%migrate graph --save graph.svg``) also writes the graph as first drawn to that
+    ``.svg`` file: the same SVG a saved notebook shows (``widget.svg``), a document of its own.
     """
     from .graph import RevisionGraph, render_svg
     from .widgets import GraphWidget
@@ -1222,6 +1401,7 @@ def graph(
     layout = engine or "graphviz-pure"
     if rev_range is not None and ":" not in rev_range:
         raise BadArguments("A graph range needs [start]:[end], e.g. `-r base:head` or `-r 0002:`.")
+    target = _svg_target(save) if save is not None else None
 
     def build(expand: Sequence[str] = ()) -> tuple[RevisionGraph, str]:
         script = _script(project)
@@ -1248,4 +1428,10 @@ def graph(
         first.clear()
         return build(expand)
 
-    return GraphWidget(build_once, run or project.run)
+    widget = GraphWidget(build_once, run or project.run)
+    if target is not None:
+        try:  # the widget's own SVG, as it reaches the notebook (and its saved copy)
+            target.write_text(widget.svg, encoding="utf-8")
+        except OSError as exc:  # a folder in the way, no permission, a full disk
+            raise BadArguments(f"Cannot save the graph to {target}: {exc.strerror or exc}.") from None
+    return widget

@@ -98,6 +98,13 @@ def translate(exc: BaseException, redact: Callable[[str], str] = lambda s: s) ->
         return NbmigrateError(redact(_command_message(exc)))
     if isinstance(exc, DBAPIError) and exc.connection_invalidated is False and exc.statement is None:
         return ConnectionFailed(redact(f"Cannot connect to the database: {_first_line(exc.orig)}"))
+    if isinstance(exc, NoSuchModuleError) and str(exc).endswith("sqlalchemy.dialects:driver"):
+        # `alembic init` writes sqlalchemy.url = driver://user:pass@localhost/dbname: no driver
+        # to install, a URL to set.
+        return ConnectionFailed(
+            "The database URL is still the placeholder `alembic init` writes (driver://...): set "
+            "sqlalchemy.url to your database's URL, or run `%migrate connect URL` (this kernel only)."
+        )
     if isinstance(exc, NoSuchModuleError):
         return ConnectionFailed(
             redact(f"{exc}. Install the database driver, e.g. `pip install nbmigrate[postgresql]`.")
@@ -115,7 +122,120 @@ def translate(exc: BaseException, redact: Callable[[str], str] = lambda s: s) ->
         return RevisionProblem(
             redact(f"{what} does not load ({where}): {type(exc).__name__}: {exc}. Fix or remove the file.")
         )
+    missing = _missing_function(exc)
+    if missing is not None:
+        return RevisionProblem(redact(missing))
+    in_env = _env_py_failure(exc)
+    if in_env is not None:
+        return NbmigrateError(redact(in_env))
     return None
+
+
+def offline_failure(exc: BaseException, command: str, redact: Callable[[str], str] = lambda s: s) -> NbmigrateError | None:
+    """A ``--sql`` run that a revision file stopped, as one line: which revision, where, and why.
+
+    Offline, a revision has no database: ``op.get_bind()`` is a mock whose ``execute`` returns
+    ``None`` and which ``inspect`` refuses. ``None`` when the error did not come from a revision's
+    code (env.py's errors and Alembic's own go through :func:`translate`).
+    """
+    if isinstance(exc, NbmigrateError) or not isinstance(exc, Exception):
+        return None
+    frame = _deepest_loaded(exc)
+    if frame is None or _is_env_py(frame[0]):
+        return None
+    path, line, module_globals = frame
+    revision = module_globals.get("revision")
+    what = f"revision {revision} ({_shown(path)}, line {line})" if revision else f"{_shown(path)}, line {line}"
+    error = f"{type(exc).__name__}: {_first_line(exc)}".rstrip(".")
+    if _reads_the_database(exc):
+        return NbmigrateError(redact(
+            f"`{command}` cannot be written: {what} inspects the live database ({error}), so it cannot run "
+            "offline. Run it against the database instead (`--preview` shows its SQL, then rolls back), or "
+            "skip that step when `context.is_offline_mode()`."
+        ))
+    return NbmigrateError(redact(f"`{command}` stopped in {what}: {error}. No SQL was written."))
+
+
+def _reads_the_database(exc: BaseException) -> bool:
+    """Whether an offline run failed because the revision asked the (absent) database something."""
+    from sqlalchemy.exc import NoInspectionAvailable
+
+    text = str(exc)
+    return (
+        isinstance(exc, NoInspectionAvailable)
+        or "MockConnection" in text
+        or "live database" in text  # Alembic's own word for batch mode's reflection
+        or (isinstance(exc, AttributeError) and text.startswith("'NoneType' object has no attribute"))  # bind.execute(...)
+    )
+
+
+def _missing_function(exc: BaseException) -> str | None:
+    """A revision file without ``downgrade()`` (legal) that a downgrade needs, or without ``upgrade()``.
+
+    Alembic looks the function up as it plans the steps, before anything runs, and raises a bare
+    ``AttributeError`` on the revision's module.
+    """
+    import types
+
+    name, module = getattr(exc, "name", None), getattr(exc, "obj", None)
+    if not isinstance(exc, AttributeError) or name not in ("upgrade", "downgrade"):
+        return None
+    if not isinstance(module, types.ModuleType) or not _loaded_by_alembic(vars(module), getattr(module, "__file__", None) or ""):
+        return None
+    revision = getattr(module, "revision", None) or "?"
+    passes = "downgraded past it" if name == "downgrade" else "upgraded to it"
+    return (
+        f"Revision {revision} ({_shown(module.__file__ or '')}) has no {name}(), so the database cannot be "
+        f"{passes}. Write its {name}(), or choose a target that does not need it."
+    )
+
+
+def _env_py_failure(exc: BaseException) -> str | None:
+    """An exception raised while a project's env.py ran (not in a revision file): where, and what.
+
+    Errors of nbmigrate's own code stay bugs, with their traceback, even when env.py called it.
+    """
+    if not isinstance(exc, Exception):
+        return None
+    frame = _deepest_loaded(exc)
+    if frame is None or not _is_env_py(frame[0]):
+        return None
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+        return None
+    path, line, _ = frame
+    text = f"The project's env.py failed at {_shown(path)}, line {line}: {type(exc).__name__}: {_first_line(exc)}"
+    if "application context" in text:  # Flask: current_app outside `with app.app_context()`
+        text = text.rstrip(".") + ". Push the Flask app's context first, in a cell: `app.app_context().push()`."
+    return text
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _deepest_loaded(exc: BaseException) -> tuple[str, int, dict[str, Any]] | None:
+    """The innermost frame of the traceback in a file Alembic loaded: (path, line, module globals)."""
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if _loaded_by_alembic(tb.tb_frame.f_globals, name):
+            found = (name, tb.tb_lineno, tb.tb_frame.f_globals)
+        tb = tb.tb_next
+    return found
+
+
+def _is_env_py(path: str) -> bool:
+    return os.path.basename(path) == "env.py"
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when below it (as the rest of the output shows it)."""
+    full = os.path.abspath(path)
+    here = os.path.join(os.getcwd(), "")
+    return full[len(here):] if full.startswith(here) else full
 
 
 def alembic_refused(exc: BaseException) -> bool:

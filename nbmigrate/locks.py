@@ -8,16 +8,39 @@ says so, and then finds the revisions already applied.
 
 ==============  =================================================================================
 PostgreSQL      ``pg_try_advisory_lock(key)``, polled. ``key`` is a 64-bit hash of the version
-                table's (schema-qualified) name; advisory locks are per database already. A
+                table's :class:`LockKey`; advisory locks are per database already. A
                 connection already inside the caller's transaction gets the transaction-level
                 ``pg_try_advisory_xact_lock`` instead, so nothing of the caller's is committed.
-MySQL/MariaDB   ``GET_LOCK(name, 0)``, polled. ``name`` holds the database and version table
-                names (MySQL lock names are server-wide).
-SQLite          the database's write lock (``BEGIN IMMEDIATE``), taken by each transaction of
-                the run itself, polled without SQLite's own busy wait.
+MySQL/MariaDB   ``GET_LOCK(name, 0)``, polled. ``name`` holds the version table's database and
+                name (MySQL lock names are server-wide).
+SQLite          an OS lock (``flock``) on a file beside the database, ``<database>.nbmigrate-lock``,
+                for the whole run, and the database's write lock (``BEGIN IMMEDIATE``), taken
+                by each transaction of the run itself; both polled without waiting in the OS or
+                in SQLite.
 ==============  =================================================================================
 
-Why SQLite differs: a write lock held on the run's connection before Alembic starts would put
+The lock stands for the version table as the database resolves it (:func:`lock_key`), not for
+the words of the configuration: ``version_table_schema = public`` and no schema at all name one
+``alembic_version`` on PostgreSQL, as the database's own name and none do on MySQL, so they take
+one lock. No schema means, on PostgreSQL, the schema where the unqualified name is found (the
+first schema on ``search_path`` holding the table), or where it would be created when none
+does (``current_schema()``), exactly where Alembic would read or create it; on MySQL the
+connection's ``DATABASE()``; on SQLite ``main``, whose file the lock is. Names are compared as
+the server compares them: PostgreSQL exactly as given (SQLAlchemy quotes a name that is not all
+lower case, so ``Alembic_Version`` is a table of its own), MySQL folded to lower case when
+``lower_case_table_names`` says the server does, SQLite without case.
+
+Why a file for SQLite: the write lock on nbmigrate's own connection cannot cover an ``env.py``
+that opens a connection of its own (one made by ``alembic init``), nor the time between two of
+the run's transactions. The file lock is held from before nbmigrate reads the heads until the
+run has ended, by every nbmigrate run and by nbmigrate's ``env.py`` under the ``alembic``
+command line, so those never overlap, whatever connections they use; the write lock still
+keeps out other writers for as long as each transaction lasts. The file holds the holder's
+process id (for the message a waiting run shows) and is removed when the lock is let go; a
+waiter that opened it just before checks that it is still the file at that path. Where the
+file cannot be made (a read-only folder, an in-memory database), only the write lock is taken.
+
+Why the write lock is taken per transaction: a write lock held on the run's connection before Alembic starts would put
 Alembic's transaction inside ours (SQLite cannot nest ``BEGIN``, and Alembic, seeing a connection
 already in a transaction, commits nothing), and one held on a second connection would block the
 run's own writes. So while the lock is held, the transactional-SQLite ``begin`` hook (in
@@ -28,10 +51,11 @@ that waited applies only what the other left to do. The lock is also probed once
 in the common case the wait happens before nbmigrate reads the heads; when another run slips in
 between nbmigrate's reading and Alembic's transaction, the wait is announced all the same and
 :mod:`nbmigrate.commands` says that the steps Alembic ran differ from those it planned.
-Limits: through an ``Engine`` of your own, without nbmigrate's ``begin`` hook, an SQLite run only
-gets the probe on entry; and an ``env.py`` with ``transaction_per_migration=True`` lets go of the
-write lock between two revisions, where another run could take it (nbmigrate's ``env.py`` runs
-all revisions in one transaction).
+Limits, against writers other than nbmigrate (the file lock keeps nbmigrate's own runs apart
+in every case): through an ``Engine`` of your own, without nbmigrate's ``begin`` hook, an SQLite
+run only gets the probe on entry; and an ``env.py`` with ``transaction_per_migration=True``, or
+one of its own, lets go of the write lock between two revisions, where another writer could
+take it (nbmigrate's ``env.py`` runs all revisions in one transaction).
 
 However the lock ends (taken, timed out, failed, interrupted), the SQLite connection's
 ``busy_timeout`` is given back exactly as the caller had it, and no transaction the lock began
@@ -43,13 +67,20 @@ warning in the command's result. After ``timeout`` seconds the run ends with :cl
 Other databases run without a lock.
 
 :func:`watch_commits` records which statements of a run the database kept, for failure reports:
-what was committed (explicitly, by an ``autocommit_block``, or implicitly by MySQL's DDL).
+what was committed (explicitly, by an ``autocommit_block``, implicitly by MySQL's DDL, or by a
+``COMMIT`` statement of the migration's own), on whichever connection the run's thread used.
+After each statement it asks the driver whether a transaction is still open (pysqlite's
+``in_transaction``, psycopg's transaction status, PyMySQL's server status), so a statement the
+database ran outside any transaction (pysqlite's DDL, anything after a ``COMMIT`` of the
+migration's own on transactional SQLite) is known to have stayed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import os
 import re
 import sys
 import threading
@@ -69,6 +100,7 @@ Notify = Callable[[str], None]
 
 POLL_SECONDS = 0.1  # how often a waiting run tries the lock again
 SQLITE_BEGIN_KEY = "nbmigrate.begin"  # the begin hook project.transactional_sqlite calls while locked
+SQLITE_LOCK_SUFFIX = ".nbmigrate-lock"  # the file beside an SQLite database that runs lock
 
 _held = threading.local()  # lock identities this thread holds, for re-entrance
 
@@ -110,16 +142,20 @@ def database_lock(
     if kind is None:
         yield
         return
-    lock = kind(conn, f"{schema + '.' if schema else ''}{version_table}")
-    identity = (conn.dialect.name, conn.engine.url.render_as_string(hide_password=True), lock.name)
+    key = lock_key(conn, version_table, schema)
+    lock = kind(conn, key)
+    # The server and the resolved table: the same table reached by two URLs is one lock (SQLite:
+    # one file), which a thread holding it must not wait for.
+    url = conn.engine.url
+    identity = (key.dialect, None if key.dialect == "sqlite" else (url.host, url.port), key.name)
     held: set[Any] = _held.__dict__.setdefault("identities", set())
     if identity in held or not lock.usable():
         yield
         return
     lock.timeout = max(0.0, timeout)
     lock.notify = notify
-    lock.where = database or conn.engine.url.render_as_string(hide_password=True)
-    with lock.callers_settings_kept():
+    lock.where = database or url.render_as_string(hide_password=True)
+    with lock.callers_settings_kept(), lock.whole_run():
         _acquire(lock)
         held.add(identity)
         try:
@@ -128,6 +164,77 @@ def database_lock(
         finally:
             held.discard(identity)
             lock.release()
+
+
+@dataclass(frozen=True)
+class LockKey:
+    """The version table a migration lock stands for, named as the database resolves it.
+
+    ``database`` is PostgreSQL's ``current_database()``, MySQL's database (the table's schema)
+    or the SQLite file's absolute path; ``schema`` is where the table is (or would be created),
+    see the module docstring. ``name`` is what the lock is taken on.
+    """
+
+    dialect: str
+    database: str
+    schema: str
+    table: str
+    name: str
+
+
+def lock_key(conn: Connection, version_table: str = "alembic_version", schema: str | None = None) -> LockKey:
+    """The :class:`LockKey` of ``version_table`` in ``schema`` (``None``: the connection's default).
+
+    nbmigrate's runs and nbmigrate's ``env.py`` under the ``alembic`` command line both lock
+    through this, so one table is one lock however each configuration names it. Nothing of
+    the caller's transaction is committed; outside one, none is left open.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        database, current, found = _row_of(
+            conn,
+            "SELECT current_database(), current_schema(), (SELECT n.nspname FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.oid = to_regclass(quote_ident(CAST(:table AS text))))",
+            table=version_table,
+        )
+        resolved = schema or found or current or ""
+        return LockKey(dialect, database, resolved, version_table, f"{database}.{resolved}.{version_table}")
+    if dialect in ("mysql", "mariadb"):
+        database, lower = _row_of(conn, "SELECT DATABASE(), @@lower_case_table_names")
+        resolved, table = schema or database or "", version_table
+        if int(lower or 0):
+            resolved, table = resolved.lower(), table.lower()
+        return LockKey("mysql", resolved, resolved, table, f"{resolved}.{table}")
+    if dialect == "sqlite":
+        resolved = (schema or "main").lower()
+        path = _sqlite_file(conn, resolved)
+        # An in-memory or temporary database is private to its connection.
+        database = os.path.realpath(path) if path else f":memory:{id(conn.connection.driver_connection)}"
+        return LockKey(dialect, database, resolved, version_table.lower(), database)
+    return LockKey(dialect, "", schema or "", version_table, f"{schema + '.' if schema else ''}{version_table}")
+
+
+def _row_of(conn: Connection, sql: str, **params: Any) -> Any:
+    """One row of a query, without leaving a transaction of its own open."""
+    from sqlalchemy import text
+
+    began = not conn.in_transaction()
+    try:
+        return conn.execute(text(sql), params).one()
+    finally:
+        if began and conn.in_transaction():
+            conn.rollback()
+
+
+def _sqlite_file(conn: Connection, schema: str) -> str:
+    """The file of an SQLite connection's ``schema`` ('' when in memory), read past SQLAlchemy."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute("PRAGMA database_list")
+        return next((file or "" for _, name, file in cursor.fetchall() if name.lower() == schema), "")
+    finally:
+        cursor.close()
 
 
 def print_notice(text: str) -> None:
@@ -179,9 +286,10 @@ class _Lock:
     notify: Notify | None = None
     where: str = ""
 
-    def __init__(self, conn: Connection, name: str) -> None:
+    def __init__(self, conn: Connection, key: LockKey) -> None:
         self.conn = conn
-        self.name = name
+        self.key = key
+        self.name = key.name
         self.outer = conn.in_transaction()  # the caller's transaction: leave it open
 
     def usable(self) -> bool:
@@ -190,6 +298,11 @@ class _Lock:
     @contextlib.contextmanager
     def callers_settings_kept(self) -> Iterator[None]:
         """Around the whole lock, from before its first attempt: give back what it changes on ``conn``."""
+        yield
+
+    @contextlib.contextmanager
+    def whole_run(self) -> Iterator[None]:
+        """Around the whole lock, from before its first attempt: let go of what lasts the whole run."""
         yield
 
     def try_acquire(self) -> bool:
@@ -227,9 +340,9 @@ class _Lock:
 
 
 class _Postgres(_Lock):
-    def __init__(self, conn: Connection, name: str) -> None:
-        super().__init__(conn, name)
-        digest = hashlib.blake2b(f"nbmigrate:{name}".encode(), digest_size=8).digest()
+    def __init__(self, conn: Connection, key: LockKey) -> None:
+        super().__init__(conn, key)
+        digest = hashlib.blake2b(f"nbmigrate:{key.name}".encode(), digest_size=8).digest()
         self.key = int.from_bytes(digest, "big", signed=True)
 
     def try_acquire(self) -> bool:
@@ -246,7 +359,8 @@ class _Postgres(_Lock):
             row = self._row(
                 "SELECT a.pid, a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
                 "LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-                "AND l.granted AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1",
+                "AND l.granted AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 hi=unsigned >> 32, lo=unsigned & 0xFFFFFFFF,
             )
         except Exception:
@@ -278,10 +392,9 @@ class _Postgres(_Lock):
 
 
 class _MySQL(_Lock):
-    def __init__(self, conn: Connection, name: str) -> None:
-        super().__init__(conn, name)
-        database = self._scalar("SELECT DATABASE()") or ""
-        full = f"nbmigrate:{database}.{name}"
+    def __init__(self, conn: Connection, key: LockKey) -> None:
+        super().__init__(conn, key)
+        full = f"nbmigrate:{key.name}"
         # Lock names are at most 64 characters; a long one is replaced by its hash.
         self.lock_name = full if len(full) <= 64 else "nbmigrate:" + hashlib.sha1(full.encode()).hexdigest()
 
@@ -304,9 +417,16 @@ class _MySQL(_Lock):
 
 
 class _SQLite(_Lock):
-    """SQLite's write lock, taken by each transaction of the run (see the module docstring)."""
+    """A file lock for the whole run, and SQLite's write lock taken by each of its transactions.
+
+    See the module docstring.
+    """
 
     held_timeout = 0  # the busy timeout while the lock is held, in milliseconds
+
+    def __init__(self, conn: Connection, key: LockKey) -> None:
+        super().__init__(conn, key)
+        self.file_lock = _FileLock(key.database + SQLITE_LOCK_SUFFIX) if os.path.isabs(key.database) else None
 
     def usable(self) -> bool:
         # Inside the caller's transaction the run cannot begin its own: nothing to take.
@@ -327,10 +447,23 @@ class _SQLite(_Lock):
                 with contextlib.suppress(Exception):  # a broken connection must not hide why the run ended
                     self._pragma(f"PRAGMA busy_timeout = {callers}")
 
+    @contextlib.contextmanager
+    def whole_run(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            if self.file_lock is not None:
+                self.file_lock.release()
+
     def try_acquire(self) -> bool:
+        if self.file_lock is not None and not self.file_lock.try_acquire():
+            return False
         return self._begin_immediate(keep=False)
 
     def holder(self) -> str:
+        if self.file_lock is not None and not self.file_lock.held:
+            process = self.file_lock.holder()
+            return f"another run (process {process})" if process else "another run"
         return "another connection"
 
     def hold(self) -> None:
@@ -382,6 +515,120 @@ class _SQLite(_Lock):
         self.conn.info.pop(SQLITE_BEGIN_KEY, None)
 
 
+class _FileLock:
+    """An OS lock on a file, taken without waiting, that the path's file is removed with.
+
+    Removing the file as the lock is let go leaves no file behind between runs. A waiter may
+    have opened the file just before: once it holds the lock it checks that the path still
+    names that file, and opens the path anew if not, so two runs never hold two files.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self.unsupported = False  # no file here, or no locks on this filesystem: nothing to hold
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free (or cannot be had here at all); False while another holds it."""
+        while self.fd is None and not self.unsupported:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError:
+                self.unsupported = True  # e.g. a read-only folder: SQLite's write lock is all there is
+                break
+            try:
+                taken = _lock_file(fd)
+                if taken and _names(self.path, fd):
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{os.getpid()}\n".encode())
+                    self.fd = fd
+                    break
+            except OSError:
+                self.unsupported = True  # a filesystem without locks
+                taken = False
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+            if not taken:
+                return self.unsupported
+            # Taken, but its holder removed the file as it let go: try the file now at the path.
+        return True
+
+    def holder(self) -> str | None:
+        """The process id the holder wrote, if it can be read."""
+        try:
+            with open(self.path, encoding="ascii") as file:
+                text = file.read(32).strip()
+        except (OSError, ValueError):
+            return None
+        return text if text.isdigit() else None
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is None:
+            return
+        try:
+            if _names(self.path, fd):
+                os.unlink(self.path)  # while still held: see the class docstring
+        except OSError:
+            pass  # a file that cannot be removed (Windows keeps open files) is reused next time
+        finally:
+            _unlock_file(fd)
+            os.close(fd)
+
+
+def _lock_file(fd: int) -> bool:
+    """Lock ``fd``'s file without waiting: True if taken, False if another holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EDEADLK):
+                return False
+            raise
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def _unlock_file(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        with contextlib.suppress(OSError):
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        return
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _names(path: str, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        here, there = os.stat(path), os.fstat(fd)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
 def _raw_in_transaction(conn: Connection) -> bool:
     driver = conn.connection.driver_connection
     return bool(getattr(driver, "in_transaction", False))
@@ -415,40 +662,64 @@ class Statement:
     ran: bool = False  # completed without error
     error_code: int | None = None  # the driver's error number when it failed (MySQL's 1064: did not parse)
     failed: bool = False  # the database (or driver) raised an error for it
+    open_after: bool | None = None  # whether the driver had a transaction open once it ran (None: unknown)
+    connection: int = 0  # which connection sent it (an env.py may migrate on one of its own)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A transaction SQLAlchemy ended on one connection: committed, or rolled back."""
+
+    committed: bool
+    connection: int = 0
 
 
 @dataclass
 class Journal:
-    """The statements a run sent on one connection and its commits, in order."""
+    """The statements a run sent and the transactions it ended, in order."""
 
     dialect: str
-    events: list[Statement | None] = field(default_factory=list)  # None: a commit
+    events: list[Statement | Ended | None] = field(default_factory=list)  # None: a commit (of connection 0)
     statements: list[Statement] = field(default_factory=list)
 
     def kept(self) -> list[bool]:
         """For each statement, whether the database kept its effect after the run ended.
 
-        Kept: committed explicitly, sent in autocommit mode, or (MySQL) committed implicitly by a
-        later DDL statement, which commits the open transaction before it runs unless it does
-        not even parse. What was still uncommitted when the run failed was rolled back.
+        Kept: committed (by SQLAlchemy, by a ``COMMIT`` statement of the migration's own),
+        sent in autocommit mode, run while the driver had no transaction open (it said so
+        afterwards), or (MySQL) committed implicitly by a later DDL statement, which commits the
+        open transaction before it runs unless it does not even parse. A ``ROLLBACK`` statement
+        undoes what its connection had not committed. What was still uncommitted when the run
+        failed was rolled back. Transaction statements themselves count as kept.
         """
         kept: list[bool] = []
-        pending: list[int] = []
+        pending: dict[int, list[int]] = {}
         for event in self.events:
-            if event is None:
-                _keep_all(kept, pending)
+            if not isinstance(event, Statement):
+                ended = event or Ended(committed=True)
+                queue = pending.setdefault(ended.connection, [])
+                if ended.committed:
+                    _keep_all(kept, queue)
+                else:
+                    queue.clear()
                 continue
             index = len(kept)
             kept.append(False)
+            queue = pending.setdefault(event.connection, [])
             implicit = self.dialect == "mysql" and commits_implicitly(event.sql)
             if implicit and event.error_code != 1064:
-                _keep_all(kept, pending)
+                _keep_all(kept, queue)
             if not event.ran:
                 continue
-            if event.autocommit or implicit:
+            control = transaction_control(event.sql)
+            if control == "rollback":
+                queue.clear()
+                kept[index] = True
+            elif control == "commit" or event.autocommit or implicit or event.open_after is False:
+                _keep_all(kept, queue)
                 kept[index] = True
             else:
-                pending.append(index)
+                queue.append(index)
         return kept
 
     def drop_unsent(self) -> None:
@@ -476,6 +747,12 @@ def _keep_all(kept: list[bool], pending: list[int]) -> None:
     pending.clear()
 
 
+# Statements that end the transaction: SQLite's, PostgreSQL's and MySQL's spellings.
+_ENDS = r"(?:\s+(?:WORK|TRANSACTION))?(?:\s+AND\s+(?:NO\s+)?CHAIN)?(?:\s+(?:NO\s+)?RELEASE)?\s*;?\s*\Z"
+_COMMIT = re.compile(r"\s*(?:COMMIT|END)" + _ENDS, re.IGNORECASE)
+_ROLLBACK = re.compile(r"\s*(?:ROLLBACK|ABORT)" + _ENDS, re.IGNORECASE)  # not ROLLBACK TO SAVEPOINT
+_BEGIN = re.compile(r"\s*(?:BEGIN|START\s+TRANSACTION)\b", re.IGNORECASE)
+
 _MYSQL_IMPLICIT_COMMIT = re.compile(
     r"\s*(?!(?:CREATE|DROP)\s+TEMPORARY\b)(?:ALTER|CREATE|DROP|RENAME|TRUNCATE|GRANT|REVOKE|LOCK|UNLOCK|"
     r"ANALYZE|OPTIMIZE|REPAIR|INSTALL|UNINSTALL|FLUSH|BEGIN|START)\b",
@@ -485,31 +762,47 @@ _MYSQL_IMPLICIT_COMMIT = re.compile(
 
 @contextlib.contextmanager
 def watch_commits(conn: Connection) -> Iterator[Journal]:
-    """Record the statements sent on ``conn`` and its commits while the block runs."""
+    """Record the statements this thread sends while the block runs, and the transactions it ends.
+
+    Every connection counts, not only ``conn`` (which gives the dialect): an ``env.py`` of its
+    own (``alembic init``'s) migrates on a connection it opened itself.
+    """
     from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     journal = Journal("mysql" if conn.dialect.name in ("mysql", "mariadb") else conn.dialect.name)
+    thread = threading.get_ident()
 
     def before(c: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if threading.get_ident() != thread:
+            return
         autocommit = c.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        sent = Statement(statement, autocommit)
+        sent = Statement(statement, autocommit, connection=_connection_id(c))
         journal.events.append(sent)
         journal.statements.append(sent)
 
     def after(c: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        journal.statements[-1].ran = True
+        if threading.get_ident() == thread and journal.statements:
+            journal.statements[-1].ran = True
+            journal.statements[-1].open_after = driver_in_transaction(c)
 
     def on_error(context: Any) -> None:
-        if context.connection is conn and journal.statements:
-            journal.statements[-1].failed = isinstance(context.original_exception, conn.dialect.loaded_dbapi.Error)
+        if threading.get_ident() == thread and journal.statements:
+            dbapi = (getattr(context, "dialect", None) or conn.dialect).loaded_dbapi
+            journal.statements[-1].failed = isinstance(context.original_exception, dbapi.Error)
             args = getattr(context.original_exception, "args", ())
             journal.statements[-1].error_code = args[0] if args and isinstance(args[0], int) else None
 
     def on_commit(c: Any) -> None:
-        journal.events.append(None)
+        if threading.get_ident() == thread:
+            journal.events.append(Ended(committed=True, connection=_connection_id(c)))
 
-    listeners = [(conn, "before_cursor_execute", before), (conn, "after_cursor_execute", after),
-                 (conn, "commit", on_commit), (conn.engine, "handle_error", on_error)]
+    def on_rollback(c: Any) -> None:
+        if threading.get_ident() == thread:
+            journal.events.append(Ended(committed=False, connection=_connection_id(c)))
+
+    listeners = [(Engine, "before_cursor_execute", before), (Engine, "after_cursor_execute", after),
+                 (Engine, "commit", on_commit), (Engine, "rollback", on_rollback), (Engine, "handle_error", on_error)]
     for target, name, fn in listeners:
         event.listen(target, name, fn)
     try:
@@ -522,3 +815,49 @@ def watch_commits(conn: Connection) -> Iterator[Journal]:
 def commits_implicitly(statement: str) -> bool:
     """Whether MySQL/MariaDB commit the open transaction before (and after) ``statement`` (DDL)."""
     return bool(_MYSQL_IMPLICIT_COMMIT.match(statement))
+
+
+def transaction_control(statement: str) -> str | None:
+    """``"commit"``, ``"rollback"`` or ``"begin"`` for a statement that ends or begins a transaction.
+
+    ``COMMIT``/``END`` (with ``WORK``/``TRANSACTION``, ``AND [NO] CHAIN``, ``[NO] RELEASE``),
+    ``ROLLBACK``/``ABORT`` (not ``ROLLBACK TO SAVEPOINT``), ``BEGIN``/``START TRANSACTION``.
+    """
+    if _COMMIT.match(statement):
+        return "commit"
+    if _ROLLBACK.match(statement):
+        return "rollback"
+    if _BEGIN.match(statement):
+        return "begin"
+    return None
+
+
+def driver_in_transaction(conn: Connection) -> bool | None:
+    """Whether the DBAPI connection under ``conn`` has a transaction open now (``None``: it cannot say).
+
+    pysqlite's ``in_transaction``, psycopg's transaction status (3 and 2), PyMySQL's server
+    status (``SERVER_STATUS_IN_TRANS``).
+    """
+    try:
+        driver = conn.connection.driver_connection
+    except Exception:
+        return None
+    value = getattr(driver, "in_transaction", None)
+    if isinstance(value, bool):
+        return value
+    status = getattr(getattr(driver, "info", None), "transaction_status", None)  # psycopg 3
+    if status is None and callable(getattr(driver, "get_transaction_status", None)):
+        status = driver.get_transaction_status()  # psycopg2
+    if status is not None:
+        return {0: False, 1: True, 2: True, 3: True}.get(int(status))  # IDLE, ACTIVE, INTRANS, INERROR
+    server_status = getattr(driver, "server_status", None)  # PyMySQL
+    if isinstance(server_status, int):
+        return bool(server_status & 1)
+    return None
+
+
+def _connection_id(conn: Connection) -> int:
+    try:
+        return id(conn.connection.dbapi_connection)
+    except Exception:
+        return 0

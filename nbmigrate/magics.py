@@ -3,11 +3,12 @@
 This module is the only one that imports IPython. It parses nothing itself (see
 :mod:`nbmigrate.parser`) and knows no Alembic: it picks the project, shows progress, and turns
 :class:`~nbmigrate.errors.NbmigrateError` into a one-line ``UsageError`` (``--raiseerr`` keeps
-the traceback).
+the traceback). Whatever it raises shows its passwords masked (:mod:`nbmigrate.masking`).
 """
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -16,8 +17,9 @@ from traitlets import Bool, CFloat, Enum, Unicode
 
 from ._watch import CHANGE_DETECTION
 from .errors import NbmigrateError
+from .masking import mask, mask_exception, mask_lines
 from .parser import Invocation, dispatch, parse
-from .project import Project
+from .project import Project, ensure_alembic
 
 
 @magics_class
@@ -77,10 +79,13 @@ class MigrateMagics(Magics):
         Every ``alembic`` command and option works (``-c``, ``-n``, ``-x``, ``--sql``, ``-r a:b``,
         ...), plus ``connect``, ``graph`` and ``schema``. ``%migrate --help`` lists them.
         """
-        raiseerr = "--raiseerr" in line.split()
+        # Only the parsed line says whether `--raiseerr` is the flag: in quotes (`-m " --raiseerr "`)
+        # or a comment it is not, and a line that does not parse is one line of usage anyway.
+        raiseerr = False
         try:
+            ensure_alembic()  # before the parser imports Alembic: a folder named alembic may hide it
             invocation = parse(line)
-            raiseerr = raiseerr or invocation.raiseerr
+            raiseerr = invocation.raiseerr
             with _Progress(self.shell) as progress:
                 return dispatch(
                     invocation,
@@ -93,14 +98,22 @@ class MigrateMagics(Magics):
             if not raiseerr:
                 raise _usage_error(exc) from None
             error = exc
-        raise _real_error(error)
+        except Exception as exc:  # a bug keeps its traceback, with its passwords masked
+            _masked(exc, self.shell)
+            raise
+        raise _masked(_real_error(error), self.shell)
 
     @line_cell_magic
     def revision(self, line: str, cell: str | None = None) -> Any:
         """Turn this cell into an Alembic revision: ``%%revision -m "add column" [--apply]``."""
-        from .cell import run_cell
+        from .cell import CellOptions, parse_line, run_cell
 
-        raiseerr = "--raiseerr" in line.split()
+        try:  # as for `%migrate`: the parsed header line says whether `--raiseerr` is the flag
+            ensure_alembic()  # a failure is said again, as one line, when run_cell makes the project
+            options = parse_line(line)
+        except NbmigrateError:
+            options = None  # run_cell says what is wrong with the line
+        raiseerr = isinstance(options, CellOptions) and options.raiseerr
         try:
             with _Progress(self.shell) as progress:
                 return run_cell(
@@ -116,7 +129,10 @@ class MigrateMagics(Magics):
             if not raiseerr:
                 raise _usage_error(exc) from None
             error = exc
-        raise _real_error(error)
+        except Exception as exc:  # a bug keeps its traceback, with its passwords masked
+            _masked(exc, self.shell)
+            raise
+        raise _masked(_real_error(error), self.shell)
 
 
 def _real_error(exc: NbmigrateError) -> BaseException:
@@ -128,7 +144,33 @@ def _real_error(exc: NbmigrateError) -> BaseException:
 
 def _usage_error(exc: NbmigrateError) -> UsageError:
     """The one message a user sees; IPython hides the traceback only for ``UsageError`` itself."""
-    return UsageError(str(exc))
+    return UsageError(mask(str(exc)))
+
+
+def _masked(exc: BaseException, shell: Any) -> BaseException:
+    """``exc`` as ``--raiseerr`` shows it: its type and traceback, every password masked.
+
+    The exception's own text (and its causes', which the traceback shows too) is masked in place,
+    so what IPython prints, and what a kernel sends as the error's value, holds none; and IPython
+    draws the traceback through ``_render_traceback_``, masking the lines it shows (source lines
+    of a revision file, locals in verbose mode).
+    """
+    mask_exception(exc)
+    if shell is None:
+        return exc
+
+    def render() -> list[str]:
+        try:
+            lines = shell.InteractiveTB.structured_traceback(type(exc), exc, exc.__traceback__)
+        except Exception:  # noqa: BLE001 - IPython's formatter failed: Python's own, masked too
+            lines = [line.rstrip("\n") for line in traceback.format_exception(type(exc), exc, exc.__traceback__)]
+        return mask_lines(lines)
+
+    try:
+        exc._render_traceback_ = render  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # an exception without a __dict__: its masked text still shows
+        pass
+    return exc
 
 
 def _cell_id(shell: Any) -> str | None:
@@ -142,7 +184,7 @@ def _cell_id(shell: Any) -> str | None:
 
 
 class _Progress:
-    """Shows 'step n of N' while a multi-step migration runs, then removes itself."""
+    """Shows 'step n of N' while a multi-step migration runs, updated in place step by step."""
 
     def __init__(self, shell: Any = None) -> None:
         from .render._html import notebook_front_end
@@ -172,10 +214,12 @@ class _Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.handle is not None:
-            # Empty in every format: a saved notebook keeps no trace of the progress line.
-            self.handle.update({"text/plain": "", "text/html": ""}, raw=True)
-            self.handle = None
+        # The line stays as the run left it: the last step started (the failed one, after a
+        # failure), its bar full after a success. Emptied, it would stay in a saved notebook as
+        # an output showing nothing; and no message can remove one display alone
+        # (``clear_output`` clears the whole cell, and nbval, which ignores updates, still
+        # counts the display as it first came).
+        self.handle = None
 
 
 def load(ipython: Any) -> MigrateMagics:

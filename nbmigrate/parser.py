@@ -62,6 +62,7 @@ def _build() -> argparse.ArgumentParser:
         "--collapse", type=int, metavar="N",
         help="fold linear runs of more than N revisions into one node, expandable (0: never; default: 12 above 100 revisions)",
     )
+    choices["graph"].add_argument("--save", metavar="PATH", help="also write the graph to PATH, an .svg file (as a saved notebook shows it)")
     # `%migrate init` with no folder makes `migrations`, from nbmigrate's template (SQLite default).
     for action in choices["init"]._actions:
         if action.dest == "directory":
@@ -136,12 +137,50 @@ class Invocation:
     help_text: str | None = None
 
 
-def parse(line: str) -> Invocation:
-    """Parse a ``%migrate`` line with Alembic's grammar; raise :class:`BadArguments` if it does not parse."""
+def split_line(line: str) -> list[str]:
+    """The words of a magic line, as a POSIX shell reads them; raise :class:`BadArguments` if it cannot.
+
+    IPython hands a magic the rest of its line, a trailing ``# comment`` included, so a line
+    pasted with its comment is read as a shell reads it: an unquoted ``#`` that starts a word
+    begins a comment, while a ``#`` inside a word (a password in ``postgresql://u:pa#ss@h/db``)
+    or inside quotes (``-m "fix #12"``) is kept. A NUL byte can be part of no path, URL, name or
+    message, so it is refused here, before anything uses it.
+    """
     try:
-        argv = shlex.split(line)
+        words = shlex.split(_before_comment(line))
     except ValueError as exc:
         raise BadArguments(f"Cannot split the line: {exc}. Check the quotes.") from None
+    if any("\x00" in word for word in words):
+        raise BadArguments("The line holds a NUL byte (\\x00), which no path, URL, name or message can hold: remove it.")
+    return words
+
+
+def _before_comment(line: str) -> str:
+    """``line`` without its comment, if it has one; quotes are only followed (shlex checks them)."""
+    quote: str | None = None
+    word_starts = True
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if quote is not None:
+            if char == quote:
+                quote = None
+            elif char == "\\" and quote == '"':  # `\"` does not close a double-quoted string
+                i += 1
+        elif char == "#" and word_starts:
+            return line[:i]
+        elif char == "\\":  # the next character is literal, even a space or a `#`
+            i += 1
+        elif char in "'\"":
+            quote = char
+        word_starts = quote is None and char in " \t\r\n"
+        i += 1
+    return line
+
+
+def parse(line: str) -> Invocation:
+    """Parse a ``%migrate`` line with Alembic's grammar; raise :class:`BadArguments` if it does not parse."""
+    argv = split_line(line)
     parser = _parser()
     if not argv:
         return Invocation(command="help", help_text=parser.format_help())
@@ -158,7 +197,7 @@ def parse(line: str) -> Invocation:
         raise BadArguments(f"Name a command. Usage: {parser.format_usage().strip().replace('usage: ', '')}")
     fn, positional, kwarg = options.cmd
     arguments = {k: getattr(options, k, None) for k in (*positional, *kwarg)}
-    for extra in ("preview", "no_schema", "tables", "db_schema", "engine", "metadata", "collapse"):
+    for extra in ("preview", "no_schema", "tables", "db_schema", "engine", "metadata", "collapse", "save"):
         if hasattr(options, extra):
             arguments[extra] = getattr(options, extra)
     return Invocation(
@@ -273,7 +312,7 @@ def _run(
             raise BadArguments("--collapse takes a number of revisions (0 folds nothing), e.g. `--collapse 5`.")
         return commands.graph(
             project, rev_range=args.get("rev_range"), engine=args.get("engine") or defaults.get("graph_engine"),
-            run=runner, collapse=collapse,
+            run=runner, collapse=collapse, save=args.get("save"),
         )
     if name == "schema":
         if not project.connected:  # the database is the project's: there must be one

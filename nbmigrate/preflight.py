@@ -247,7 +247,9 @@ def _unresolved(script: ScriptDirectory, target: str, project: Project) -> str |
 def _problem(problems: list[str], lead: str) -> RevisionProblem:
     problems = [p if p.rstrip().endswith((".", "?", "!", ")")) else p.rstrip() + "." for p in problems]
     if len(problems) == 1:
-        text = f"{problems[0]} Nothing was run."
+        # "(line 3)" may end a problem, not the sentence that goes on with "Nothing was run."
+        first = problems[0].rstrip()
+        text = f"{first if first.endswith(('.', '?', '!')) else first + '.'} Nothing was run."
     else:
         listed = "\n".join(f"  - {p}" for p in problems)
         text = f"{lead} {len(problems)} problems; nothing was run:\n{listed}\nFix them and run the command again."

@@ -2,23 +2,23 @@
 
 :class:`Project` finds the configuration the way the ``alembic`` command line does, keeps one
 ``ScriptDirectory`` per project warm between commands (see :mod:`nbmigrate._cache`), and owns the
-database connection: the URL from the config, or what ``connect`` pointed this kernel at. Every
-text that leaves nbmigrate passes :meth:`Project.redact`, which masks the database password.
+database connection: the URL from the config, or what ``connect`` pointed this kernel at. The
+passwords of its URLs are given to :mod:`nbmigrate.masking`, which every text leaving nbmigrate
+passes (:meth:`Project.redact` here, the renderers at the end).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
-import urllib.parse
 from argparse import Namespace
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from .errors import BadArguments, ConnectionFailed, ProjectNotFound
+from . import masking
+from .errors import BadArguments, ConnectionFailed, NbmigrateError, ProjectNotFound
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -29,13 +29,8 @@ if TYPE_CHECKING:
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "nbmigrate"
 DEFAULT_VERSION_TABLE = "alembic_version"
-
-# Any URL with a password in it, wherever it appears in a message. The password runs to the
-# last "@" before the host (a password may hold an unencoded "@"; a host never does).
-_URL_PASSWORD = re.compile(r"(\b[\w+.-]+://[^\s:/@]*:)([^\s/]+)(@)")
-# Known passwords shorter than this are masked inside URLs only: masking every "ab" or "pass"
-# in a revision's source would make the output unreadable and protect nothing.
-_MIN_MASKED = 4
+# Where `flask db` keeps a Flask-Migrate project (its `-d/--directory` default): alembic.ini inside.
+FLASK_MIGRATE_DIRECTORY = "migrations"
 
 
 class _CurrentStdout:
@@ -53,7 +48,9 @@ class Project:
 
     ``config`` is what ``alembic -c`` takes: an ini file, a ``pyproject.toml``, or both (a list).
     Without it, ``alembic.ini`` and ``pyproject.toml`` in ``directory`` (default: the current
-    directory) are used, like the ``alembic`` command line does (``ALEMBIC_CONFIG`` included).
+    directory) are used, like the ``alembic`` command line does (``ALEMBIC_CONFIG`` included);
+    where there are neither, ``migrations/alembic.ini`` beside an ``env.py``, as ``flask db``
+    finds a Flask-Migrate project.
     """
 
     def __init__(
@@ -64,16 +61,19 @@ class Project:
         x: Sequence[str] = (),
         directory: str | os.PathLike[str] | None = None,
     ) -> None:
+        ensure_alembic()
         self.directory = Path(directory) if directory is not None else None
         self.name = name
         self.x = tuple(x)
         self.ini_path, self.toml_path = _config_paths(config, self.directory)
+        self._config_named = config is not None  # by -c, MigrateMagics.config_file or the caller
         self._config: Config | None = None
         self._config_key: tuple[Any, ...] | None = None
         self._override: URL | Engine | Connection | None = None
         self._engine: Engine | None = None
         self._engine_url: str | None = None
-        self._secrets: set[str] = set()
+        # The database env.py connected to when the config names none, and for which config.
+        self._env_url: tuple[tuple[Any, ...] | None, URL] | None = None
         self.lock_timeout = 60.0  # seconds to wait for another run's database lock
         from ._cache import ScriptCache
 
@@ -122,6 +122,13 @@ class Project:
     def require(self) -> None:
         """Raise :class:`ProjectNotFound` when there is no project to work on."""
         if not self.exists:
+            if self._config_named:  # a path was given: it is that path that is wrong
+                given = relative_path(self.ini_path)
+                raise ProjectNotFound(
+                    f"No Alembic project at {given}: no such file (and no [tool.alembic] in "
+                    f"{relative_path(self.toml_path)}). Check the path, or run `%migrate init` with the "
+                    "same -c/--config to create a project there."
+                )
             where = self.ini_path.parent.resolve()
             raise ProjectNotFound(
                 f"No Alembic project in {where} (no {self.ini_path.name}, no [tool.alembic] in "
@@ -169,6 +176,7 @@ class Project:
                 )
             config.attributes["nbmigrate"] = True
             _read(config, ini, toml)
+            _locate_scripts_beside(config, ini)
             self._config = config
             self._config_key = key
             self._remember(self._main_option("sqlalchemy.url", config) or "")
@@ -252,7 +260,12 @@ class Project:
 
     @property
     def url(self) -> URL | None:
-        """The database URL in use (``connect`` override first, then the config), or ``None``."""
+        """The database URL in use, or ``None``.
+
+        The ``connect`` override first, then the config's ``sqlalchemy.url``, then the database
+        the project's env.py connected to on its own when the config names none (see
+        :meth:`engine`).
+        """
         from sqlalchemy.engine import Connection, Engine, make_url
 
         if isinstance(self._override, (Engine, Connection)):
@@ -261,7 +274,8 @@ class Project:
             return self._override
         raw = self._main_option("sqlalchemy.url") if self.exists else None
         if not raw:
-            return None
+            found = self._env_url
+            return found[1] if found is not None and found[0] == self._config_key else None
         try:
             url = make_url(raw)
         except Exception:
@@ -285,7 +299,11 @@ class Project:
         return url.render_as_string(hide_password=True)
 
     def engine(self) -> Engine:
-        """The engine for this project's database (made once; SQLite gets transactional DDL)."""
+        """The engine for this project's database (made once; SQLite gets transactional DDL).
+
+        A config without ``sqlalchemy.url`` whose env.py finds the database itself (Flask-Migrate's
+        takes it from the Flask app) is asked where that is: see :meth:`_url_from_env`.
+        """
         from sqlalchemy import create_engine
         from sqlalchemy.engine import Connection, Engine
 
@@ -294,6 +312,8 @@ class Project:
         if isinstance(self._override, Connection):
             return self._override.engine
         url = self.url
+        if url is None:
+            url = self._url_from_env()
         if url is None:
             raise ConnectionFailed(
                 f"No database configured: set sqlalchemy.url in {self.ini_path.name}, "
@@ -318,11 +338,15 @@ class Project:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
-        """A connection to the project's database, outside any transaction; closed afterwards."""
+        """A connection to the project's database, outside any transaction; closed afterwards.
+
+        While it is lent, it also answers ``connect()`` (see :func:`connectable`), so an env.py
+        of Alembic's older cookbook runs on it as on an Engine.
+        """
         from sqlalchemy.engine import Connection
 
         if isinstance(self._override, Connection):
-            with transactional_sqlite_connection(self._override):
+            with transactional_sqlite_connection(self._override), connectable(self._override):
                 yield self._override
             return
         try:
@@ -335,7 +359,7 @@ class Project:
                 raise
             raise mapped from exc  # `--raiseerr` shows the original
         try:
-            with transactional_sqlite_connection(conn):
+            with transactional_sqlite_connection(conn), connectable(conn):
                 yield conn
         finally:
             conn.close()
@@ -360,30 +384,73 @@ class Project:
             if end_transaction and began and conn.in_transaction():
                 conn.rollback()
 
+    def _url_from_env(self) -> URL | None:
+        """The database the project's env.py connects to, for a config that names none.
+
+        Flask-Migrate's env.py takes its engine from the Flask app (``current_app``), others from
+        the environment. env.py is run as ``alembic current`` runs it (no version table is made)
+        and stopped once it has connected, before any migration; its answer holds until the
+        config changes. ``None`` when there is no env.py to ask; :class:`ConnectionFailed` saying
+        where env.py failed when it cannot answer.
+        """
+        from alembic.runtime.environment import EnvironmentContext
+
+        from ._runtime import contained, in_worker
+        from .errors import translate
+
+        if not self.exists:
+            return None
+        try:
+            script = self.script()
+        except Exception:  # no scripts folder (yet): nothing to ask
+            return None
+        if not Path(script.env_py_location).is_file():
+            return None
+        found: list[URL] = []
+
+        def connected(rev: Any, context: Any) -> list[Any]:
+            found.append(context.connection.engine.url)
+            return []  # nothing to run
+
+        def ask() -> None:
+            with EnvironmentContext(self.config, script, fn=connected, dont_mutate=True):
+                script.run_env()
+
+        error: BaseException | None = None
+        if in_worker():  # already contained (a command's run): the worker cannot wait for itself
+            try:
+                ask()
+            except BaseException as exc:  # noqa: BLE001 - said below, as for a contained call
+                error = exc
+        else:
+            _, _, error = contained(ask)
+        where = f"{relative_path(self.ini_path)} names no sqlalchemy.url, so the database is the one its env.py connects to"
+        if isinstance(error, KeyboardInterrupt):
+            raise error
+        if error is not None:
+            mapped = translate(error, self.redact)
+            why = str(mapped) if mapped is not None else self.redact(f"{type(error).__name__}: {error}")
+            raise ConnectionFailed(f"{why.rstrip()} ({where}.)") from error
+        if not found:
+            raise ConnectionFailed(
+                f"No database configured: {where}, and {relative_path(script.env_py_location)} connected to none. "
+                "Set sqlalchemy.url, or use `%migrate connect URL`."
+            )
+        url = found[0]
+        self._remember(url.render_as_string(hide_password=False))
+        _check_host(url, self.redact)
+        self._env_url = (self._config_key, url)
+        return url
+
     # -- secrets -------------------------------------------------------------------------
 
     def _remember(self, url: Any) -> None:
-        """Note the password of a URL so :meth:`redact` masks it, in any encoding."""
-        from sqlalchemy.engine import make_url
-
-        try:
-            password = make_url(url).password if url else None
-        except Exception:
-            return
-        if password:
-            password = str(password)
-            forms = {password, urllib.parse.quote(password, safe=""), urllib.parse.quote_plus(password)}
-            # "%" doubled: as an ini file escapes it, and as pyformat drivers (psycopg, PyMySQL)
-            # show a literal "%" in the SQL they ran.
-            forms |= {form.replace("%", "%%") for form in forms}
-            self._secrets.update(form for form in forms if len(form) >= _MIN_MASKED)
+        """Note the password of a URL so :meth:`redact` (and every rendering) masks it."""
+        masking.remember_url(url)
 
     def redact(self, text: str) -> str:
-        """``text`` with every known database password, and any URL's password, masked."""
-        # Known passwords first: the URL pattern cannot tell where an unencoded "@" ends one.
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return mask_url_passwords(text)
+        """``text`` with every password in it masked (see :mod:`nbmigrate.masking`)."""
+        return masking.mask(text)
 
     # -- commands (the Python API behind each %migrate verb) ------------------------------
 
@@ -576,8 +643,8 @@ def sync_url(url: URL) -> URL:
 
 
 def mask_url_passwords(text: str) -> str:
-    """``text`` with the password of every URL in it masked (``scheme://user:***@host``)."""
-    return _URL_PASSWORD.sub(r"\1***\3", text)
+    """``text`` with the password of every URL in it masked (see :mod:`nbmigrate.masking`)."""
+    return masking.mask_url_passwords(text)
 
 
 def relative_path(path: str | os.PathLike[str], *, resolve: bool = False) -> str:
@@ -667,6 +734,12 @@ def _config_paths(
     except CommandError as exc:  # "only one ini file may be indicated", ...
         raise BadArguments(f"{exc}: give -c/--config at most one ini file and one pyproject.toml.") from None
     base = directory or Path.cwd()
+    if names is None and not os.environ.get("ALEMBIC_CONFIG"):
+        flask = base / FLASK_MIGRATE_DIRECTORY / "alembic.ini"
+        found = (base / ini).is_file() or ((base / toml).is_file() and _toml_has_alembic(base / toml))
+        if not found and flask.is_file() and (flask.parent / "env.py").is_file():
+            # Flask-Migrate's layout (`flask db init`): the config lives inside the migrations folder.
+            return flask, base / toml
     return base / ini, base / toml
 
 
@@ -682,7 +755,7 @@ def _read(config: Config, ini: str | None, toml: str | None) -> None:
         problem = str(exc).splitlines()[0].rstrip(".")
         raise ProjectNotFound(
             f"{relative_path(ini or '')} is not an ini file Alembic can read ({problem}). "
-            "Pass an alembic.ini or a pyproject.toml with -c/--config."
+            "Fix it, or give -c/--config an alembic.ini or a pyproject.toml instead."
         ) from None
     try:
         config.toml_alembic_config  # noqa: B018 - parses [tool.alembic]
@@ -708,3 +781,99 @@ def _toml_has_alembic(path: Path) -> bool:
             return "alembic" in tomllib.load(f).get("tool", {})
     except (OSError, ValueError):
         return False
+
+
+def _locate_scripts_beside(config: Config, ini: str | None) -> None:
+    """An ini without ``script_location`` next to an env.py names its own folder (Flask-Migrate's).
+
+    ``flask db init`` writes ``migrations/alembic.ini`` with no ``script_location`` and gives
+    Alembic the folder itself (``config.set_main_option("script_location", directory)``); so
+    does this, in memory only. The ``alembic`` command line refuses such an ini, so no project
+    it runs is changed.
+    """
+    if ini is None or not config.file_config.has_section(config.config_ini_section):
+        return
+    if config.get_alembic_option("script_location") is None and (Path(ini).parent / "env.py").is_file():
+        config.set_main_option("script_location", "%(here)s")
+
+
+@contextlib.contextmanager
+def connectable(conn: Connection) -> Iterator[None]:
+    """While the block runs, ``conn.connect()`` gives ``conn`` itself, left open on exit.
+
+    env.py files of Alembic's older cookbook take ``config.attributes["connection"]`` and call
+    ``with connectable.connect() as connection:`` on it, as on an Engine: SQLAlchemy 1.x gave a
+    Connection a ``connect()`` that returned a branch of it, SQLAlchemy 2 has none. With this,
+    such an env.py runs on the connection nbmigrate lends, as the command line runs it on its own.
+    The connection stays a real ``Connection`` (Alembic and ``inspect`` take it as one), and is
+    handed back without the method.
+    """
+    if hasattr(conn, "connect"):  # a Connection that has one already (or this block, nested)
+        yield
+        return
+    setattr(conn, "connect", lambda: contextlib.nullcontext(conn))  # noqa: B010 - an attribute Connection lacks
+    try:
+        yield
+    finally:
+        vars(conn).pop("connect", None)
+
+
+_alembic_checked: Any = None  # the ``alembic`` module ensure_alembic found to be Alembic
+
+
+def ensure_alembic() -> None:
+    """Make ``import alembic`` give the installed Alembic, even past a folder named ``alembic``.
+
+    ``alembic init --package alembic`` makes a package ``alembic/`` (with ``__init__.py``). A
+    kernel's ``sys.path`` starts with its working folder, so there ``import alembic`` would find
+    that folder, and ``alembic.config`` in it no more; the ``alembic`` command line, whose path
+    starts elsewhere, finds Alembic. Before nbmigrate first imports Alembic, this imports the
+    installed one from the first ``sys.path`` entry that has it, and then every import of it (the
+    user's too) gets that. Costs one dictionary look-up once done; nothing is imported while
+    nothing hides Alembic.
+    """
+    global _alembic_checked
+    import importlib.machinery
+    import importlib.util
+
+    module = sys.modules.get("alembic")
+    if module is not None and module is _alembic_checked:
+        return
+    if module is not None:
+        if _is_alembic(getattr(module, "__path__", None)):
+            _alembic_checked = module
+            return
+        raise NbmigrateError(
+            f"`alembic` in this kernel is {relative_path(getattr(module, '__file__', None) or str(module))}, "
+            "a folder that hides the installed Alembic (it was imported before nbmigrate could look past it): "
+            "restart the kernel and use nbmigrate before importing `alembic`, or rename the folder."
+        )
+    spec = importlib.util.find_spec("alembic")
+    if spec is None or _is_alembic(spec.submodule_search_locations):
+        return  # not installed (the import says so), or found as it should be
+    for entry in sys.path:
+        real = importlib.machinery.PathFinder.find_spec("alembic", [entry])
+        if real is not None and real.loader is not None and _is_alembic(real.submodule_search_locations):
+            break
+    else:
+        raise NbmigrateError(
+            f"`import alembic` finds {relative_path(spec.origin or 'alembic')}, not Alembic, which is not installed "
+            "anywhere else on sys.path: install it (`pip install alembic`), or rename the folder."
+        )
+    imported = importlib.util.module_from_spec(real)
+    sys.modules["alembic"] = imported
+    try:
+        real.loader.exec_module(imported)
+    except BaseException:
+        sys.modules.pop("alembic", None)
+        raise
+    _alembic_checked = imported
+
+
+def _is_alembic(locations: Any) -> bool:
+    """Whether a package found at ``locations`` is Alembic (it has ``alembic.command``), without importing it."""
+    import importlib.machinery
+
+    if not locations:
+        return False
+    return importlib.machinery.PathFinder.find_spec("alembic.command", list(locations)) is not None

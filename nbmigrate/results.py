@@ -69,11 +69,15 @@ class RevisionInfo:
     branch_labels: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     path: str = ""
-    is_head: bool = False
+    is_head: bool = False  # as Alembic's ``Script.is_head``: no revision revises it (effective heads too)
     is_base: bool = False
     is_branch_point: bool = False
     is_merge_point: bool = False
-    state: str = ""  # "current", "applied", "pending", or "" when the database was not read
+    # Alembic's "effective head": a head only through ``down_revision``; a revision depends on it.
+    is_effective_head: bool = False
+    # "current", "applied", "pending"; "unknown" when the database could not be read, "" when
+    # the command does not ask it.
+    state: str = ""
 
     def __repr__(self) -> str:
         return f"<RevisionInfo {self.revision} {self.state or '-'} {self.message!r}>"
@@ -85,11 +89,12 @@ class HistoryResult(Result):
 
     command: str
     revisions: list[RevisionInfo]
-    current: tuple[str, ...] = ()
+    current: tuple[str, ...] | None = ()  # the version table's rows; None: the database could not be read
     database: str = ""
     output: str = ""
     warnings: list[str] = field(default_factory=list)
     verbose: bool = False
+    text: str = ""  # the answer as the ``alembic`` command prints it, word for word
 
     @property
     def heads(self) -> list[str]:
@@ -104,7 +109,11 @@ class HistoryResult(Result):
 
 @dataclass(repr=False)
 class CurrentResult(Result):
-    """``current``: the database's revision(s)."""
+    """``current``: the database's revision(s).
+
+    ``heads`` are the version table's rows; ``revisions`` are what ``alembic current`` lists:
+    the tips of everything applied, a revision applied through ``depends_on`` included.
+    """
 
     command: str
     database: str
@@ -113,6 +122,7 @@ class CurrentResult(Result):
     at_head: bool
     output: str = ""
     warnings: list[str] = field(default_factory=list)
+    text: str = ""  # the answer as the ``alembic`` command prints it, word for word
 
 
 @dataclass(repr=False)
@@ -153,7 +163,10 @@ class MigrationResult(Result):
     reached: bool = True
     note: str = ""
     output: str = ""
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the migration's own (and nbmigrate's about it)
+    # What reflecting the schema before/after warned (SQLAlchemy's reflection warnings): not the
+    # migration's, which the command line would show; kept apart and shown collapsed.
+    snapshot_warnings: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float:

@@ -714,13 +714,30 @@ class SchemaDiff:
 
     @property
     def added_columns(self) -> list[tuple[str, str]]:
-        """``(table, column)`` of columns added to existing tables."""
+        """``(table, column)`` of columns added to tables present on both sides (a renamed table
+        under its new name); a new table's columns are in :attr:`all_added_columns`."""
         return [(t.name, c.name) for t in self.changed for c in t.added_columns]
 
     @property
     def removed_columns(self) -> list[tuple[str, str]]:
-        """``(table, column)`` of columns dropped from remaining tables."""
+        """``(table, column)`` of columns dropped from tables present on both sides; a dropped
+        table's columns are in :attr:`all_removed_columns`."""
         return [(t.name, c.name) for t in self.changed for c in t.removed_columns]
+
+    @property
+    def all_added_columns(self) -> list[tuple[str, str]]:
+        """``(table, column)`` of every column that appeared: :attr:`added_columns` and each
+        column of an added table, by table name, then in the table's column order. Renamed
+        columns are not in it (see :attr:`renamed_columns`)."""
+        new_tables = [(t.name, c.name) for t in self.added for c in t.columns]
+        return sorted(self.added_columns + new_tables, key=lambda pair: pair[0])
+
+    @property
+    def all_removed_columns(self) -> list[tuple[str, str]]:
+        """``(table, column)`` of every column that went: :attr:`removed_columns` and each
+        column of a removed table, by table name, then in the table's column order."""
+        gone_tables = [(t.name, c.name) for t in self.removed for c in t.columns]
+        return sorted(self.removed_columns + gone_tables, key=lambda pair: pair[0])
 
     @property
     def changed_columns(self) -> list[tuple[str, str]]:

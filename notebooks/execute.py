@@ -21,6 +21,10 @@ How the notebooks are executed, and why:
   HTML export would then also try to load the widget's JavaScript from a CDN.
 - No execution timings are recorded in the cell metadata, so an unchanged output means an
   unchanged file.
+- A display updated while its cell runs (the "step n of N" progress line) is saved as it was
+  last, while nbval, which ignores updates, compares it as it came first; ``sanitize.cfg``'s
+  ``[progress]`` rule makes the two one. No display may end empty: it would be saved as an
+  output showing nothing (``tests/test_notebook_outputs.py`` checks both).
 - A cell may fail only when it is tagged ``raises-exception`` (the tag nbval honours too): the
   cells that show a mistake on purpose, whose output is nbmigrate's one-line message. Any other
   error stops the run, and the notebook is not written.

@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from nbmigrate.results import CurrentResult
+from support import revision_source
+
 USER_TABLE = """\
 op.create_table(
     "user",
@@ -196,3 +199,152 @@ def test_a_migrate_init_project_runs_from_anywhere(ip: Any, tmp_path: Path) -> N
     shutil.copy(tmp_path / "alembic.ini", moved / "alembic.ini")
     alembic("upgrade", "head", cwd=moved)
     assert "user" in schema(f"sqlite:///{moved / 'migrations.db'}")
+
+
+# -- read-only answers, word for word ----------------------------------------------------------
+
+# Two version folders; a branch point (0001), a merge (0004), a branch label carried down its
+# branch, and depends_on across the folders both ways: 0003 needs b001, b002 needs 0002, and b003
+# needs 0005, which makes 0005 an "effective head" (nothing revises it, b003 depends on it).
+DEPENDS_ON_HISTORY = [
+    ("versions", "0001", None, "create base", {}),
+    ("versions", "0002", "0001", "main two", {}),
+    ("versions", "0003", "0001", "side three", {"branch_labels": ("side",), "depends_on": "b001"}),
+    ("versions", "0004", ("0002", "0003"), "merge main and side", {}),
+    ("versions", "0005", "0004", "after merge", {}),
+    ("other", "b001", None, "other base", {"branch_labels": ("other",)}),
+    ("other", "b002", "b001", "other two", {"depends_on": "0002"}),
+    ("other", "b003", "b002", "other three", {"depends_on": ("0005",)}),
+]
+READ_ONLY_LINES = [
+    "current",
+    "current -v",
+    "history",
+    "history -v",
+    "history -i",
+    "history -r 0002:0005",
+    "history -r b001:b003",
+    "history -v -r :0004",
+    "heads",
+    "heads -v",
+    "heads --resolve-dependencies",
+    "branches",
+    "branches -v",
+    "show 0004",
+    "show heads",
+    "show side@head",
+    "show current",
+]
+# What the CLI answers from the revision files alone: asked once, compared in every state.
+FILES_ONLY = {line for line in READ_ONLY_LINES if "current" not in line and " -i" not in line}
+# Alembic prints these from a set (the current revisions, a branch point's next revisions): its
+# order changes from one process to the next, so only the lines are compared, not their order.
+UNORDERED = {"current", "current -v", "branches", "branches -v"}
+
+
+def write_depends_on_history(tmp_path: Path) -> None:
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(
+        ini.read_text().replace(
+            "path_separator = os",
+            "path_separator = os\nversion_locations = %(here)s/migrations/versions:%(here)s/migrations/other",
+        )
+    )
+    (tmp_path / "migrations" / "other").mkdir()
+    for folder, rev, down, message, options in DEPENDS_ON_HISTORY:
+        body = f'op.create_table("t_{rev}", sa.Column("id", sa.Integer, primary_key=True))'
+        source = revision_source(rev, down, message, body, f'op.drop_table("t_{rev}")', **options)
+        (tmp_path / "migrations" / folder / f"{rev}_{message.replace(' ', '_')}.py").write_text(source)
+
+
+def branches_into_sorted(text: str) -> str:
+    """``text`` with each ``Branches into:`` list sorted: Alembic prints a set there, in any order."""
+    rows = text.split("\n")
+    for i, row in enumerate(rows):
+        if row.startswith("Branches into: "):
+            rows[i] = "Branches into: " + ", ".join(sorted(row.removeprefix("Branches into: ").split(", ")))
+    return "\n".join(rows)
+
+
+def assert_same_answer(ours: Any, theirs: str, line: str, state: str) -> None:
+    """nbmigrate's result says what the CLI printed: its ``text`` and, below its header, its text form."""
+    header, _, body = str(ours).partition("\n")
+    where = f"{line} [{state}]"
+    assert not ours.warnings, (where, ours.warnings)
+    text, body, theirs = branches_into_sorted(ours.text), branches_into_sorted(body), branches_into_sorted(theirs)
+    if line in UNORDERED:
+        assert sorted(text.splitlines()) == sorted(theirs.splitlines()), where
+        assert sorted(body.splitlines()) == sorted(theirs.rstrip().splitlines()), where
+    else:
+        assert text == theirs, where
+        assert body == theirs.rstrip(), where
+    assert header.startswith(line.split()[0]) and "state unknown" not in header, (where, header)
+
+
+def alembic_lines(lines: list[str]) -> dict[str, str]:
+    """The CLI's stdout for each line: a process each, a few at a time (each takes about a second)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(lines, pool.map(lambda line: alembic(*line.split()), lines)))
+
+
+def cli_ids(text: str) -> list[str]:
+    """The revision ids in the order the CLI lists them (one line each, or a ``Rev:`` entry each)."""
+    ids = []
+    for row in text.splitlines():
+        if row.startswith("Rev: "):
+            ids.append(row.split()[1])
+        elif row and not row.startswith((" ", "Parent:", "Merges:", "Also", "Branch", "Path:", "Current revision")):
+            ids.append(row.split(" -> ")[-1].split(",")[0].split()[0])
+    return ids
+
+
+def test_read_only_answers_match_the_cli_on_a_depends_on_history(db_url: str, ip: Any, tmp_path: Path) -> None:
+    kind = sa.make_url(db_url).get_backend_name()
+    migrate(ip, "init")
+    url = f"sqlite:///{tmp_path / 'migrations.db'}"
+    if kind != "sqlite":  # the CLI and nbmigrate read the same alembic.ini, so the same database
+        url = db_url
+        ini_for(db_url, "alembic.ini")
+    write_depends_on_history(tmp_path)
+
+    states = {
+        "base": [],
+        # One branch: other@b002 brings 0001 and 0002 along (b002 depends on 0002); the version
+        # table holds b002 alone, and `current` also lists 0002, applied through the dependency.
+        "one branch": ["upgrade other@b002"],
+        # 0005 (an effective head) and b002 in the version table.
+        "effective head": ["upgrade 0005"],
+        # Everything: the version table holds b003, and `current` lists 0005 too.
+        "all": ["upgrade heads"],
+    }
+    seen_marks = set()
+    answers: dict[str, str] = {}
+    for state, upgrades in states.items():
+        for upgrade in upgrades:
+            migrate(ip, upgrade)
+        tables = set(schema(url))
+        answers.update(alembic_lines([line for line in READ_ONLY_LINES if line not in FILES_ONLY or line not in answers]))
+        for line in READ_ONLY_LINES:
+            ours, theirs = migrate(ip, line), answers[line]
+            assert_same_answer(ours, theirs, line, state)
+            listed = cli_ids(theirs)
+            if isinstance(ours, CurrentResult):
+                assert sorted(r.revision for r in ours.revisions) == sorted(listed), (line, state)
+                assert sorted(ours.heads) == schema(url).get("alembic_version", {}).get("rows", []), (line, state)
+                assert {r.state for r in ours.revisions} <= {"current", "applied"}
+            else:
+                if line not in UNORDERED:
+                    assert [r.revision for r in ours.revisions] == listed, (line, state)
+                if line.startswith("heads"):
+                    assert ours.heads == listed, (line, state)
+                # A revision is applied exactly when the table its upgrade creates exists.
+                for info in ours.revisions:
+                    assert (info.state in ("applied", "current")) == (f"t_{info.revision}" in tables), (line, state, info)
+            seen_marks |= {mark for mark in ("(effective head)", "(current)", "(mergepoint)", "(branchpoint)") if mark in theirs}
+        effective = {r.revision: r.is_effective_head for r in migrate(ip, "history").revisions}
+        assert [rev for rev, flag in effective.items() if flag] == ["0005"]
+        html = migrate(ip, "history")._repr_html_()
+        assert "effective head" in html and "state unknown" not in html
+    assert seen_marks == {"(effective head)", "(current)", "(mergepoint)", "(branchpoint)"}

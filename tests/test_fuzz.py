@@ -320,6 +320,11 @@ def test_revision_cells(fuzzed: Fuzzed, line: str, cell: str) -> None:
         "-c /etc/passwd current", "-c /etc/hostname history", "schema --db-schema nosuch",
         "revision -m x --depends-on base", "upgrade '' --sql", "downgrade @:base --sql", "show ''",
         "revision -m '\x00'", "revision -m 'a\"\"\"b'", "merge heads -m 'back\\slash'",
+        # Once gave a traceback (issue 18.7): a NUL byte in a path, a from:to:more range offline,
+        # a revision id no file name can hold, `--raiseerr` in a quoted value or a comment.
+        "-c 'a\x00b' current", "stamp :: --sql", "stamp 0001:0002:0003 --sql", "revision -m x --rev-id " + "a" * 300,
+        "revision -m ' --raiseerr ' --head nosuch", "upgrade nosuch  # --raiseerr would show the traceback",
+        "history   # it's every revision", "revision -m 'fix #12' --head nosuch  # comment",
     ],
 )
 def test_known_lines(fuzzed: Fuzzed, line: str) -> None:
@@ -327,3 +332,99 @@ def test_known_lines(fuzzed: Fuzzed, line: str) -> None:
     assert run
     with checking_writes(fuzzed, writes):
         outcome(lambda: fuzzed.shell.run_line_magic("migrate", line))
+
+
+@pytest.mark.parametrize(
+    ("line", "cell"),
+    [
+        ('-m " --raiseerr " --head nosuch', UPGRADE_T),
+        ("-m x --head nosuch  # --raiseerr", UPGRADE_T),
+        ("-m x --rev-id " + "b" * 300, UPGRADE_T),
+        ("-m x -c 'a\x00b'", UPGRADE_T),
+    ],
+)
+def test_known_cells(fuzzed: Fuzzed, line: str, cell: str) -> None:
+    with checking_writes(fuzzed, writes=True):
+        outcome(lambda: fuzzed.shell.run_cell_magic("revision", line, cell))
+
+
+# -- what those lines now say: one line each ------------------------------------------------------
+
+
+def one_line(run: Any, *fragments: str) -> str:
+    """``run`` must fail with exactly ``UsageError``: one line that holds ``fragments``."""
+    error = outcome(run)
+    assert isinstance(error, UsageError), f"no error, but {error!r}"
+    message = str(error)
+    assert "\n" not in message.strip(), message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return message
+
+
+@pytest.mark.parametrize(
+    ("line", "fragments"),
+    [
+        ("-c 'a\x00b' current", ("NUL byte",)),
+        ("stamp :: --sql", ("'::'", "one colon")),
+        ("stamp 0001:0002:0003 --sql", ("'0001:0002:0003'", "one colon")),
+        ("revision -m x --rev-id " + "a" * 300, ("too long", "Nothing was written")),
+        ("revision -m x --rev-id 'ab\n'", ("cannot be a revision id",)),
+        ("revision -m x --rev-id 'ab\n\n'", ("cannot be a revision id",)),
+        ("revision -m ' --raiseerr ' --head nosuch", ("nosuch",)),
+    ],
+)
+def test_mistakes_are_one_line(fuzzed: Fuzzed, line: str, fragments: tuple[str, ...]) -> None:
+    with checking_writes(fuzzed, writes=False):
+        one_line(lambda: fuzzed.shell.run_line_magic("migrate", line), *fragments)
+
+
+def test_a_revision_id_ending_in_a_newline_is_refused_from_python_too(fuzzed: Fuzzed) -> None:
+    project = nbmigrate.Project()
+    try:
+        with checking_writes(fuzzed, writes=False), pytest.raises(BadArguments, match="cannot be a revision id"):
+            project.revision("x", rev_id="ab\n")
+    finally:
+        project.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("line", "fragments"),
+    [
+        ('-m " --raiseerr " --head nosuch', ("nosuch",)),
+        ("-m x --rev-id " + "b" * 300, ("too long", "Nothing was written")),
+        ("-m x --rev-id 'ab\n'", ("cannot be a revision id",)),
+    ],
+)
+def test_cell_mistakes_are_one_line(fuzzed: Fuzzed, line: str, fragments: tuple[str, ...]) -> None:
+    with checking_writes(fuzzed, writes=False):
+        one_line(lambda: fuzzed.shell.run_cell_magic("revision", line, UPGRADE_T), *fragments)
+
+
+@pytest.mark.parametrize(
+    ("make", "line", "fragments"),
+    [
+        ("notes.txt", "init notes.txt", ("notes.txt is a file, not a folder", "Nothing was written")),
+        (None, "init /dev/null", ("/dev/null is a file, not a folder", "Nothing was written")),
+        (None, "init alembic.ini", ("alembic.ini", "config file", "Nothing was written")),
+        (None, "-c conf.ini init conf.ini", ("conf.ini", "config file", "Nothing was written")),
+        (None, "init 'mig\x00x'", ("NUL byte",)),
+    ],
+)
+def test_init_needs_a_folder_of_its_own(shell: Any, here: Path, make: str | None, line: str, fragments: tuple[str, ...]) -> None:
+    """``init`` onto a file, or onto the config file's own name, is refused before anything is written."""
+    magics = shell.magics_manager.registry["MigrateMagics"]
+    magics._projects.clear()
+    if make is not None:
+        (here / make).write_text("notes\n")
+    before = sorted(p.name for p in here.iterdir())
+    one_line(lambda: shell.run_line_magic("migrate", line), *fragments)
+    assert sorted(p.name for p in here.iterdir()) == before
+    assert nbmigrate.Project().init("migrations").directory == "migrations"  # the folder is still usable
+    magics._projects.clear()
+
+
+def test_init_refuses_a_nul_byte_from_python_too(here: Path) -> None:
+    with pytest.raises(BadArguments, match="NUL byte"):
+        nbmigrate.Project().init("mig\x00x")
+    assert list(here.iterdir()) == []

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -563,3 +564,74 @@ def test_database_recording_an_unknown_revision(tmp_path: Path, sqlite_url: str)
     assert g.missing == ("f00dcafe",)
     assert {n.state for r, n in g.nodes.items() if r != "f00dcafe"} == {"pending"}
     assert "rev-f00dcafe" in svg_ids(render_svg(g.to_dot()))
+
+
+# -- the graph command: a saved SVG file, a text form for terminals ----------------------------
+
+
+@pytest.fixture
+def branched(here: Path) -> Any:
+    """A project (in ``here``) at 0002 of 0001 -> {0002, 0003} -> 0004 (merge)."""
+    import nbmigrate
+
+    project = nbmigrate.Project()
+    project.init("migrations")
+    project.revision("create", rev_id="0001")
+    project.revision("feature a", rev_id="0002")
+    project.revision("feature b", rev_id="0003", head="0001", splice=True)
+    project.merge(["0002", "0003"], message="merge", rev_id="0004")
+    project.upgrade("0002")
+    return project
+
+
+def test_graph_save_writes_the_svg_a_saved_notebook_shows(shell: Any, branched: Any, here: Path) -> None:
+    widget = shell.run_line_magic("migrate", "graph --save graph.svg")
+    text = (here / "graph.svg").read_text(encoding="utf-8")
+    assert text == widget.svg
+    assert text in graph_html(widget.graph, widget.svg, static=True)  # the notebook's static copy
+    root = ET.fromstring(text)  # a well-formed SVG document on its own
+    assert root.tag == f"{SVG_NS}svg"
+    assert {"rev-0001", "rev-0002", "rev-0003", "rev-0004"} <= svg_ids(text)
+
+    (here / "out").mkdir()
+    again = branched.graph(save=here / "out" / "revisions.svg")  # the Python equivalent
+    assert (here / "out" / "revisions.svg").read_text(encoding="utf-8") == again.svg == widget.svg
+
+
+def test_graph_save_refuses_a_folder_that_does_not_exist(shell: Any, branched: Any, here: Path) -> None:
+    from IPython.core.error import UsageError
+
+    import nbmigrate
+
+    error = shell.run_cell("%migrate graph --save nowhere/graph.svg").error_in_exec
+    assert type(error) is UsageError
+    assert str(error) == (
+        "Cannot save the graph to nowhere/graph.svg: there is no folder 'nowhere'. "
+        "Create it first, or give a path in an existing folder."
+    )
+    error = shell.run_cell("%migrate graph --save graph.png").error_in_exec
+    assert type(error) is UsageError
+    assert str(error) == "--save writes an SVG file: give a path ending in .svg, e.g. `--save graph.svg`."
+    with pytest.raises(nbmigrate.BadArguments, match="there is no folder"):
+        branched.graph(save=here / "nowhere" / "graph.svg")
+    assert sorted(p.name for p in here.iterdir()) == ["alembic.ini", "migrations", "migrations.db"]
+    (here / "taken.svg").mkdir()  # a folder in the way: the system's reason, in one line
+    error = shell.run_cell("%migrate graph --save taken.svg").error_in_exec
+    assert type(error) is UsageError and str(error) == "Cannot save the graph to taken.svg: Is a directory."
+
+
+BRANCHED_TEXT = """\
+Revision graph: 4 revisions: 1 current, 1 applied, 2 pending
+  marks: @ current, * applied, o pending, ! missing
+o pending  0002, 0003 -> 0004 (head) (merge point), merge
+o pending  0001 -> 0003, feature b
+@ current  0001 -> 0002, feature a
+* applied  <base> -> 0001 (base) (branch point), create"""
+
+
+def test_graph_in_a_terminal_is_text(branched: Any) -> None:
+    from IPython.lib.pretty import pretty
+
+    widget = branched.graph()
+    assert str(widget) == BRANCHED_TEXT
+    assert pretty(widget) == BRANCHED_TEXT  # what terminal IPython shows for it, e.g. in a list

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 import nbmigrate
 from support import write_revision
 from nbmigrate import locks
-from nbmigrate.locks import database_lock
+from nbmigrate.locks import database_lock, lock_key
 from nbmigrate.project import transactional_sqlite
 
 SLEEP = 0.3
@@ -390,6 +390,43 @@ def test_version_tables_have_locks_of_their_own(server_url: str) -> None:
     engine.dispose()
 
 
+def test_the_lock_is_the_table_the_database_resolves(server_url: str) -> None:
+    """The schema named or left to the connection's default: one table, one key (see also test_racers)."""
+    engine = sa.create_engine(server_url, poolclass=sa.pool.NullPool)
+    postgresql = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        database = sa.make_url(server_url).database
+        default = lock_key(conn)
+        assert lock_key(conn, schema="public" if postgresql else database) == default
+        assert (default.database, default.schema) == (database, "public" if postgresql else database)
+        assert lock_key(conn, "other_version").name != default.name
+        assert not conn.in_transaction()
+        if postgresql:
+            # Unqualified, the table is the one search_path finds; and a quoted name is another table.
+            conn.execute(sa.text("CREATE SCHEMA elsewhere"))
+            conn.execute(sa.text("CREATE TABLE elsewhere.alembic_version (version_num varchar(32))"))
+            conn.execute(sa.text("SET search_path TO public, elsewhere"))
+            conn.commit()
+            assert lock_key(conn).schema == "elsewhere" == lock_key(conn, schema="elsewhere").schema
+            assert lock_key(conn, "Alembic_Version").name != lock_key(conn).name
+    engine.dispose()
+
+
+def test_sqlite_locks_the_file_however_it_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    engines = [sa.create_engine(url, poolclass=sa.pool.NullPool) for url in ("sqlite:///one.db", f"sqlite:///{tmp_path / 'one.db'}")]
+    with engines[0].connect() as relative, engines[1].connect() as absolute:
+        mine, other = lock_key(relative), lock_key(absolute, "Other_Version")
+        assert mine.name == other.name == os.path.realpath(tmp_path / "one.db")  # one file, one write lock
+        assert (mine.schema, mine.table, other.table) == ("main", "alembic_version", "other_version")
+        with database_lock(relative, timeout=0):
+            assert (tmp_path / "one.db.nbmigrate-lock").read_text().strip() == str(os.getpid())
+            assert not taken_elsewhere(f"sqlite:///{tmp_path / 'one.db'}")
+        assert not (tmp_path / "one.db.nbmigrate-lock").exists()  # removed as it was let go
+    for engine in engines:
+        engine.dispose()
+
+
 def test_sqlite_run_another_slips_in_front_of_waits_and_says_so(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -532,3 +569,71 @@ def test_sqlite_lock_leaves_no_transaction_of_its_own_and_the_connection_usable(
     sqlite_conn.rollback()
     assert sqlite_conn.execute(sa.text("SELECT count(*) FROM mine WHERE x = 2")).scalar() == 0
     sqlite_conn.rollback()
+
+
+# -- commits the report did not expect: a migration's own COMMIT ---------------------------------
+
+COMMITS_MIDWAY = """\
+op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))
+op.execute("INSERT INTO a (id) VALUES (1)")
+op.execute("COMMIT")
+op.execute("INSERT INTO a (id) VALUES (2)")"""
+FAILS_AFTER_B = """\
+op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))
+op.execute("INSERT INTO b (id) VALUES (1)")
+op.execute("SELECT * FROM no_such_table")"""
+
+
+def held(url: str) -> dict[str, Any]:
+    """What the database really holds: tables a and b with their row counts, and alembic_version."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            rows = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in sorted(tables & {"a", "b"})}
+            version = (
+                [v for (v,) in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+                if "alembic_version" in tables else []
+            )
+        return {"rows": rows, "version": version}
+    finally:
+        engine.dispose()
+
+
+def test_a_migrations_own_commit_is_reported_as_committed(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    project = nbmigrate.Project()
+    project.init("migrations")
+    project.connect(db_url)
+    write_revision(project, "0001", COMMITS_MIDWAY)
+    write_revision(project, "0002", FAILS_AFTER_B)
+
+    with pytest.raises(nbmigrate.MigrationFailed) as caught:
+        project.upgrade("head")
+    report = caught.value.report
+    summary = str(caught.value)
+
+    assert not report.rolled_back and "nothing was applied" not in summary
+    kind = sa.make_url(db_url).get_backend_name()
+    if kind == "postgresql":
+        # The COMMIT kept what 0001 ran before it; psycopg began a new transaction after it,
+        # which the failure rolled back with the rest of 0001 and its alembic_version row.
+        assert held(db_url) == {"rows": {"a": 1}, "version": []}
+        assert report.completed == [] and report.heads_after == () and report.partial_sql == []
+        committed = [w for w in report.warnings if w.startswith("Statements of 0001 that were committed")]
+        assert len(committed) == 1 and committed[0] in summary
+        kept, _, undone = committed[0].partition(". Its other statements were rolled back with the failure: ")
+        assert kept.endswith("INSERT INTO a (id) VALUES (1)") and "CREATE TABLE a" in kept and "COMMIT" not in kept
+        assert undone.startswith("INSERT INTO a (id) VALUES (2); INSERT INTO alembic_version (version_num) VALUES ('0001')")
+        assert "Statements of 0002 that ran but were rolled back with the failure: " in " ".join(report.warnings)
+    elif kind == "sqlite":
+        # After the COMMIT, pysqlite (whose transactions nbmigrate manages) runs every statement
+        # in autocommit: all of 0001 and its alembic_version row stayed, and 0002's two statements.
+        assert held(db_url) == {"rows": {"a": 2, "b": 1}, "version": ["0001"]}
+        assert [s.revision for s in report.completed] == ["0001"] and report.heads_after == ("0001",)
+        assert [s.split("(")[0].strip() for s in report.partial_sql] == ["CREATE TABLE b", "INSERT INTO b"]
+        assert "Completed revisions: 0001. alembic_version now says: 0001." in summary
+    else:  # MySQL/MariaDB: CREATE TABLE b committed 0001's last INSERT and its alembic_version row
+        assert held(db_url) == {"rows": {"a": 2, "b": 0}, "version": ["0001"]}
+        assert [s.revision for s in report.completed] == ["0001"] and report.heads_after == ("0001",)
+        assert [s.split("(")[0].strip() for s in report.partial_sql] == ["CREATE TABLE b"]

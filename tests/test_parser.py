@@ -226,3 +226,80 @@ def test_invocation_is_plain_data() -> None:
         arguments={"revision": "head", "sql": False, "tag": None, "preview": False, "no_schema": False},
         name="other",
     )
+
+
+# -- comments, as a shell reads them (README lines pasted with their comments) ----------------
+
+
+@pytest.mark.parametrize(
+    ("line", "command", "arguments"),
+    [
+        ("init   # ./alembic.ini + ./migrations/", "init", {"directory": "migrations"}),
+        ("history   # it's every revision", "history", {"rev_range": None}),
+        ("upgrade head # to the newest", "upgrade", {"revision": "head"}),
+        ("downgrade -1 #", "downgrade", {"revision": "-1"}),
+        ("# nothing but a comment", "help", {}),
+        # A `#` inside a word or inside quotes is no comment.
+        ('revision -m "fix #12"', "revision", {"message": "fix #12"}),
+        ("revision -m 'fix #12' # done", "revision", {"message": "fix #12"}),
+        ("revision -m fix#12", "revision", {"message": "fix#12"}),
+        (r"revision -m \#12", "revision", {"message": "#12"}),
+        ('revision -m "a \\" #b"', "revision", {"message": 'a " #b'}),
+        ("connect postgresql://u:pa#ss@h/db", "connect", {"target": "postgresql://u:pa#ss@h/db"}),
+        ("connect 'postgresql://u:pa #ss@h/db'  # quoted", "connect", {"target": "postgresql://u:pa #ss@h/db"}),
+        ("-x tag=#1 current", "current", {}),
+    ],
+)
+def test_an_unquoted_hash_that_starts_a_word_begins_a_comment(line: str, command: str, arguments: dict) -> None:
+    invocation = parse(line)
+    assert invocation.command == command
+    for key, value in arguments.items():
+        assert invocation.arguments[key] == value, key
+
+
+def test_a_hash_inside_a_word_stays_in_an_option_value() -> None:
+    assert parse("-x tag=#1 current").x == ["tag=#1"]
+    bad("-x tag=1 #2 current", "Name a command")  # as in a shell, the comment takes `current` with it
+
+
+def test_a_quote_inside_a_comment_is_no_quote() -> None:
+    assert parse("current   # don't care").command == "current"
+    bad("current it's", "Cannot split the line", "Check the quotes")  # outside a comment it still is
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('-m "add #3" --rev-id 0003   # the third', "add #3"),
+        ("-m fix#12 --apply  # it's applied at once", "fix#12"),
+    ],
+)
+def test_revision_header_lines_take_comments_too(line: str, message: str) -> None:
+    from nbmigrate.cell import CellOptions, parse_line
+
+    options = parse_line(line)
+    assert isinstance(options, CellOptions) and options.message == message
+
+
+# -- what no line can hold --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["-c 'a\x00b' current", "init 'mig\x00x'", "connect 'sqlite:///a\x00.db'", "revision -m x --version-path 'v\x00'"],
+)
+def test_a_nul_byte_is_refused_in_one_line(line: str) -> None:
+    bad(line, "NUL")
+
+
+def test_a_nul_byte_is_refused_in_a_revision_header() -> None:
+    from nbmigrate.cell import parse_line
+
+    with pytest.raises(BadArguments, match="NUL"):
+        parse_line("-m x -c 'a\x00b'")
+
+
+def test_raiseerr_inside_a_quoted_value_is_a_value() -> None:
+    invocation = parse('revision -m " --raiseerr "')
+    assert invocation.arguments["message"] == " --raiseerr " and not invocation.raiseerr
+    assert not parse("current # --raiseerr").raiseerr

@@ -77,6 +77,25 @@ def test_preview_shows_everything_and_leaves_the_database_untouched(project, kin
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def test_preview_at_head_says_there_is_nothing_to_do(project, kind, request):
+    url = f"sqlite:///{Path('migrations.db').resolve()}" if kind == "sqlite" else request.getfixturevalue("pg_url")
+    project.connect(url)
+    project.upgrade("head")
+    before = _state(url)
+
+    result = project.upgrade("head", preview=True)
+
+    assert result.steps == [] and result.heads_before == result.heads_after == ("0002",)
+    text, html = str(result), result._repr_html_()
+    # the words `upgrade head` itself uses when the database is at head, and no move
+    assert "nothing to do: the database is already there" in str(project.upgrade("head"))
+    assert "\n  nothing to do: the database is already there\n" in text
+    assert "<div>Nothing to do: the database is already there.</div>" in html
+    assert "would move" not in text and "would move" not in html
+    assert _state(url) == before
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def test_downgrade_preview_counts_the_data_it_would_lose(project, kind, request):
     url = f"sqlite:///{Path('migrations.db').resolve()}" if kind == "sqlite" else request.getfixturevalue("pg_url")
     project.connect(url)

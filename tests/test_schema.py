@@ -423,6 +423,23 @@ def test_add_drop_alter_columns(db_url: str) -> None:
     assert "    ~ column note: type VARCHAR(20) → VARCHAR(40)" in text
 
 
+def test_columns_of_added_and_removed_tables_are_listed_with_the_rest(db_url: str) -> None:
+    create_shop(db_url)
+    before = snapshot(db_url)
+    with ops(db_url) as op:
+        op.drop_table("child")
+        op.create_table("tag", sa.Column("id", sa.Integer, primary_key=True), sa.Column("label", sa.String(10)))
+        op.add_column("parent", sa.Column("mobile", sa.String(20)))
+        op.create_table("audit", sa.Column("at", sa.Integer), sa.Column("who", sa.String(10)))
+    d = diff(before, snapshot(db_url))
+    # only the tables on both sides, as before
+    assert d.added_columns == [("parent", "mobile")]
+    assert d.removed_columns == []
+    # every column that appeared or went, whichever table it belongs to; by table, then column order
+    assert d.all_added_columns == [("audit", "at"), ("audit", "who"), ("parent", "mobile"), ("tag", "id"), ("tag", "label")]
+    assert d.all_removed_columns == [("child", "id"), ("child", "pid"), ("child", "note")]
+
+
 def test_drop_column_of_nulls_is_no_data_loss(db_url: str) -> None:
     create_shop(db_url)
     execute(db_url, "UPDATE child SET note = NULL")

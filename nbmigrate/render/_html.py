@@ -1,7 +1,8 @@
 """Small building blocks for the HTML every result renders.
 
 The HTML is self-contained (inline ``<style>``, no scripts) so it survives in saved notebooks,
-on GitHub and nbviewer. Every class name starts with ``nbm-``.
+on GitHub and nbviewer. Every class name starts with ``nbm-``. Every text goes in through
+:func:`esc` or :func:`code`, which mask its passwords (:mod:`nbmigrate.masking`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from ..masking import mask
 
 STYLE = """<style>
 .nbm{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;line-height:1.4}
@@ -36,8 +39,12 @@ _SPECIAL = re.compile(r"[&<>\"']")
 
 
 def esc(value: object) -> str:
-    """Escape any value for HTML text or attributes."""
-    text = "" if value is None else str(value)
+    """Escape any value for HTML text or attributes, its passwords masked.
+
+    Masked here, before escaping: each value is whole (a URL, a parameter listing), and the
+    patterns see its quotes as quotes, not as entities.
+    """
+    text = "" if value is None else mask(str(value))
     return html.escape(text, quote=True) if _SPECIAL.search(text) else text  # most ids and messages: as they are
 
 
@@ -100,6 +107,7 @@ def code(source: str, language: str = "sql") -> str:
     Pygments supplies the tokens and the colours; the markup is written here, escaped by
     :func:`esc`, so saved outputs do not change with how a Pygments release escapes its HTML.
     """
+    source = mask(source)  # whole, before the tokens split a password's characters apart
     if len(source) > HIGHLIGHT_LIMIT:
         return f"<pre><code>{esc(source)}</code></pre>"
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from ..masking import mask
 from ._html import code, details, esc, prose, span, title, wrap
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def render_cell_html(result: CellResult) -> str:
     parts.extend(f'<div class="nbm-warn">⚠ {prose(w)}</div>' for w in result.warnings)
     if result.output.strip():
         parts.append(details("output", f"<pre>{esc(result.output)}</pre>"))
-    return wrap("".join(parts))
+    return wrap(mask("".join(parts)))
 
 
 def render_cell_text(result: CellResult) -> str:
@@ -83,4 +84,4 @@ def render_cell_text(result: CellResult) -> str:
     if result.apply is not None:
         lines += ["", "--apply:", render_text(result.apply)]
     lines.extend(f"warning: {w}" for w in result.warnings)
-    return "\n".join(lines).rstrip()
+    return mask("\n".join(lines).rstrip())

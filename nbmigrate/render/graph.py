@@ -18,6 +18,7 @@ from nbmigrate.graph import (
     STATES,
     RevisionGraph,
 )
+from nbmigrate.masking import mask
 from nbmigrate.render._html import esc, title, wrap
 
 __all__ = ["graph_html", "graph_summary", "graph_text", "legend_html"]
@@ -96,7 +97,7 @@ def graph_html(graph: RevisionGraph, svg: str, *, static: bool = False) -> str:
     body = (
         _GRAPH_STYLE
         + title("Revision graph", meta=graph_summary(graph))
-        + f'<div class="nbm-graph-svg">{svg}</div>'
+        + f'<div class="nbm-graph-svg">{mask(svg)}</div>'  # messages are drawn in it
         + legend_html()
     )
     return wrap(body, cls="nbm-graph nbm-graph-static" if static else "nbm-graph")
@@ -118,4 +119,4 @@ def graph_text(graph: RevisionGraph) -> str:
             flags += f" (depends on {', '.join(node.dependencies)})"
         message = f", {node.message}" if node.message else ""
         lines.append(f"{_MARKS[node.state]} {node.state:<8} {parents} -> {rid}{flags}{message}")
-    return "\n".join(lines)
+    return mask("\n".join(lines))

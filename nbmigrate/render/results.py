@@ -20,10 +20,11 @@ from ..results import (
     Step,
     TextResult,
 )
+from ..masking import mask
 from ..project import relative_path
 from ._html import code, details, esc, prose, span, table, title, wrap
 
-STATE_MARK = {"current": "◉", "applied": "●", "pending": "○", "": " "}
+STATE_MARK = {"current": "◉", "applied": "●", "pending": "○", "unknown": "?", "": " "}
 
 
 def render_html(result: Result) -> str:
@@ -34,7 +35,7 @@ def render_html(result: Result) -> str:
             break
     else:  # pragma: no cover - every result type is listed
         body = f"<pre>{esc(render_text(result))}</pre>"
-    return wrap(body + _extras_html(result))
+    return wrap(mask(body + _extras_html(result)))  # each text was masked by esc(); this is the last net
 
 
 def render_text(result: Result) -> str:
@@ -46,7 +47,7 @@ def render_text(result: Result) -> str:
     else:  # pragma: no cover
         text = repr(result)
     warnings = "".join(f"\nwarning: {w}" for w in getattr(result, "warnings", []))
-    return text.rstrip() + warnings
+    return mask(text.rstrip() + warnings)
 
 
 def _extras_html(result: Result) -> str:
@@ -62,7 +63,9 @@ def _extras_html(result: Result) -> str:
 
 def _kinds(info: RevisionInfo) -> list[str]:
     kinds = []
-    if info.is_head:
+    if info.is_effective_head:  # Alembic's words: a head only until a dependency is counted
+        kinds.append("effective head")
+    elif info.is_head:
         kinds.append("head")
     if info.is_base:
         kinds.append("base")
@@ -82,9 +85,7 @@ def _history_html(result: HistoryResult) -> str:
     headers = ["revision", "parents", "message", "branch labels", "kind"]
     if show_state:
         headers.insert(0, "state")
-    meta = f"{len(result.revisions)} revision(s)"
-    if result.database:
-        meta += f" · database {result.database} at {', '.join(result.current) or 'base'}"
+    meta = " · ".join(part for part in (f"{len(result.revisions)} revision(s)", _where(result, "database ")) if part)
     if not result.revisions:
         empty = "<div>No revisions yet: create one with <code>%migrate revision -m \"...\"</code> or <code>%%revision</code>.</div>"
         return title(result.command, meta=meta) + empty
@@ -104,22 +105,19 @@ def _history_html(result: HistoryResult) -> str:
     return title(result.command, meta=meta) + table(headers, [], body="".join(rows))
 
 
+def _where(result: HistoryResult, prefix: str = "") -> str:
+    """Where the database is, or that its state is unknown: never "at base" for a database not read."""
+    if result.current is None:
+        return f"{prefix}{result.database}: state unknown" if result.database else "state unknown"
+    return f"{prefix}{result.database} at {', '.join(result.current) or 'base'}" if result.database else ""
+
+
 def _history_text(result: HistoryResult) -> str:
-    lines = [result.command + (f"  ({result.database} at {', '.join(result.current) or 'base'})" if result.database else "")]
-    for info in result.revisions:
-        mark = STATE_MARK[info.state]
-        extra = []
-        if info.branch_labels:
-            extra.append("(" + ", ".join(info.branch_labels) + ")")
-        extra.extend(f"({k})" for k in _kinds(info))
-        if info.depends_on:
-            extra.append(f"(depends on {', '.join(info.depends_on)})")
-        state = f"{info.state:<8}" if info.state else ""
-        marks = "".join(f" {e}" for e in extra)
-        lines.append(f"{mark} {state}{_parents(info)} -> {info.revision}{marks}, {info.message}".rstrip())
-    if not result.revisions:
-        lines.append("no revisions")
-    return "\n".join(lines)
+    # One line of nbmigrate's (the database, its state), then the lines of the `alembic`
+    # command word for word: a terminal user sees what the CLI would have printed.
+    where = _where(result)
+    header = result.command + (f"  ({where})" if where else "") + ("" if result.revisions else ": no revisions")
+    return header + "\n" + result.text
 
 
 def _current_html(result: CurrentResult) -> str:
@@ -133,12 +131,10 @@ def _current_html(result: CurrentResult) -> str:
 
 
 def _current_text(result: CurrentResult) -> str:
-    lines = [f"current  ({result.database})"]
-    lines += [f"{r.revision} ({', '.join(_kinds(r)) or 'applied'}), {r.message}" for r in result.revisions]
-    if not result.heads:
-        lines.append("base (no revision applied)")
-    lines.append("at head" if result.at_head else "not at head: pending revisions exist")
-    return "\n".join(lines)
+    # As history: nbmigrate's line, then `alembic current`'s own lines.
+    at = ", ".join(result.heads) or "base (no revision applied)"
+    status = "at head" if result.at_head else "not at head: pending revisions exist"
+    return f"current  ({result.database} at {at}; {status})\n" + result.text
 
 
 # -- migrations -----------------------------------------------------------------------------
@@ -168,7 +164,8 @@ def _migration_html(result: MigrationResult) -> str:
     else:
         parts.append("<div>Nothing to do: the database is already there.</div>")
     if result.preview:
-        parts.append(f"<div>would move {esc(_heads(result.heads_before))} → {esc(_heads(result.heads_after))}</div>")
+        if result.steps:  # with none, "nothing to do" above says it: no move from a revision to itself
+            parts.append(f"<div>would move {esc(_heads(result.heads_before))} → {esc(_heads(result.heads_after))}</div>")
     else:
         state = span(f"now at {_heads(result.heads_after)}", "nbm-ok" if result.reached else "nbm-warn")
         parts.append(f"<div>was at {esc(_heads(result.heads_before))} · {state}</div>")
@@ -177,7 +174,15 @@ def _migration_html(result: MigrationResult) -> str:
     if result.sql:
         parts.append(details(f"SQL ({len(result.sql)} statements)", code(";\n\n".join(result.sql) + ";")))
     parts.append(_diff_html(result))
+    if result.snapshot_warnings:
+        items = "".join(f"<li>{esc(w)}</li>" for w in result.snapshot_warnings)
+        parts.append(details(f"schema snapshot: {_snapshot_warnings_count(result)}", f"<ul>{items}</ul>"))
     return "".join(parts)
+
+
+def _snapshot_warnings_count(result: MigrationResult) -> str:
+    n = len(result.snapshot_warnings)
+    return f"{n} warning{'' if n == 1 else 's'} from reading the schema, not from the migration"
 
 
 def _diff_html(result: MigrationResult) -> str:
@@ -211,11 +216,14 @@ def _migration_text(result: MigrationResult) -> str:
     if not result.steps:
         lines.append("  nothing to do: the database is already there")
     if result.preview:
-        lines.append(f"would move {_heads(result.heads_before)} → {_heads(result.heads_after)}")
+        if result.steps:  # with none, "nothing to do" above says it: no move from a revision to itself
+            lines.append(f"would move {_heads(result.heads_before)} → {_heads(result.heads_after)}")
     else:
         lines.append(f"was at {_heads(result.heads_before)}; now at {_heads(result.heads_after)}")
     if result.note and not result.preview:
         lines.append(f"warning: {result.note}")
+    if result.snapshot_warnings:  # collapsed to one line; the texts are in the attribute
+        lines.append(f"note: {_snapshot_warnings_count(result)} (see .snapshot_warnings)")
     return "\n".join(lines) + _diff_text(result)
 
 
@@ -242,7 +250,7 @@ def failure_summary(report: FailureReport) -> str:
     else:
         done = ", ".join(f"{s.revision}" for s in report.completed) or "none"
         lines.append(
-            f"Not rolled back ({report.dialect} runs DDL without transactions). "
+            f"{_not_rolled_back(report)} "
             f"Completed revisions: {done}. alembic_version now says: {_heads(report.heads_after)}."
         )
         if report.partial_sql:
@@ -255,6 +263,23 @@ def failure_summary(report: FailureReport) -> str:
             "`%migrate stamp` the database to the revision it really is at, and upgrade again."
         )
     return "\n".join(lines)
+
+
+def _not_rolled_back(report: FailureReport) -> str:
+    """Why a failure left something behind: the database's DDL mode, as the run found it.
+
+    With transactional DDL (PostgreSQL, SQLite as nbmigrate sets it up) the failure's own
+    transaction was rolled back: what stays was committed before it, by an ``autocommit_block``
+    or a commit of the migration's own.
+    """
+    if report.transactional_ddl:
+        return (
+            f"Not rolled back in full ({report.dialect} runs DDL in transactions, but what was committed "
+            "before the failure stays)."
+        )
+    if report.transactional_ddl is False:
+        return f"Not rolled back ({report.dialect} runs DDL without transactions)."
+    return "Not rolled back."
 
 
 def _failure_html(report: FailureReport) -> str:

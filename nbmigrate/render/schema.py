@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nbmigrate.masking import mask
 from nbmigrate.render._html import details, esc, prose, span, table, title, wrap
 from nbmigrate.schema import (
     Column,
@@ -173,7 +174,7 @@ def snapshot_section_html(snap: Snapshot) -> str:
 
 def render_snapshot_html(snap: Snapshot) -> str:
     """A snapshot as a self-contained HTML block."""
-    return wrap(snapshot_section_html(snap), cls="nbm-schema")
+    return wrap(mask(snapshot_section_html(snap)), cls="nbm-schema")
 
 
 def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
@@ -205,7 +206,7 @@ def render_snapshot_text(snap: Snapshot) -> str:
     if snap.missing:
         lines += ["", f"not in the database: {', '.join(snap.missing)}"]
     lines += ["", _version_line(snap)]
-    return "\n".join(lines)
+    return mask("\n".join(lines))  # defaults and check constraints can hold a URL or a password
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,7 +330,7 @@ def diff_section_html(d: SchemaDiff) -> str:
 
 def render_diff_html(d: SchemaDiff) -> str:
     """A diff as a self-contained HTML block."""
-    return wrap(diff_section_html(d), cls="nbm-schema-diff")
+    return wrap(mask(diff_section_html(d)), cls="nbm-schema-diff")
 
 
 def _column_text(c: Column) -> str:
@@ -409,4 +410,4 @@ def render_diff_text(d: SchemaDiff) -> str:
         lines.append(
             f"{d.after.version_table_name}: {_versions(d.before.version_table)} → {_versions(d.after.version_table)}"
         )
-    return "\n".join(lines)
+    return mask("\n".join(lines))

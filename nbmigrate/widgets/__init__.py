@@ -17,7 +17,7 @@ import traitlets
 
 from nbmigrate.errors import BadArguments
 from nbmigrate.graph import RevisionGraph
-from nbmigrate.project import mask_url_passwords
+from nbmigrate.masking import mask, mask_value
 from nbmigrate.render._html import esc, notebook_front_end
 from nbmigrate.render.graph import graph_html, graph_text, legend_html
 
@@ -35,8 +35,8 @@ def _error_text(exc: BaseException) -> str:
     except ImportError:  # pragma: no cover - IPython is a dependency
         UsageError = ()  # type: ignore[assignment,misc]  # noqa: N806
     text = str(exc) if isinstance(exc, UsageError) else f"{type(exc).__name__}: {exc}"
-    # Errors can quote a database URL; passwords never reach the notebook.
-    return mask_url_passwords(text)
+    # Errors can quote a database URL or a statement's parameters; passwords never reach the notebook.
+    return mask(text)
 
 
 def _accepts_expand(build: Callable[..., Any]) -> bool:
@@ -48,7 +48,12 @@ def _accepts_expand(build: Callable[..., Any]) -> bool:
 
 
 class GraphWidget(anywidget.AnyWidget):
-    """The revision graph with details and upgrade/downgrade actions for a chosen revision."""
+    """The revision graph with details and upgrade/downgrade actions for a chosen revision.
+
+    ``svg`` is the drawing a saved notebook shows (``%migrate graph --save graph.svg`` or
+    ``project.graph(save="graph.svg")`` writes it to a file); ``str(widget)`` is the graph as
+    text for a terminal, one revision a line, newest first, with its state and parents.
+    """
 
     _esm = _HERE / "graph.js"
     _css = _HERE / "graph.css"
@@ -66,6 +71,14 @@ class GraphWidget(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     can_expand = traitlets.Bool(False).tag(sync=True)
+
+    # Every text the front end receives, and a saved notebook's widget state keeps, is masked as
+    # it is set: revision sources, messages, rendered results, errors.
+    @traitlets.validate(
+        "svg", "legend_html", "summary", "revisions", "details", "pending_line", "warning", "result_html", "error"
+    )
+    def _masked(self, proposal: Any) -> Any:
+        return mask_value(proposal["value"])
 
     def __init__(self, build: Build, run: Callable[[str], object], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -266,6 +279,14 @@ class GraphWidget(anywidget.AnyWidget):
             data.pop("text/html", None)
             data["text/plain"] = ""  # the copy above says it all where the widget cannot run
         publish_display_data(data, metadata)
+
+    def __str__(self) -> str:
+        """The graph as text (what a terminal shows), or why it could not be drawn."""
+        return mask(graph_text(self._graph)) if self._graph is not None else self.error  # a message may quote a URL
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # IPython's pretty printer (a widget inside a list, ``pretty()``) shows the text too.
+        printer.text(str(self))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # anywidget gives the widget view only; add the static graph so a saved notebook shows

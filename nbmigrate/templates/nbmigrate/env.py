@@ -5,10 +5,12 @@ connection in ``config.attributes["connection"]`` (and a ``MetaData`` for autoge
 ``config.attributes["target_metadata"]``); otherwise the engine comes from ``sqlalchemy.url``.
 On SQLite, DDL runs inside real transactions, so a failed migration leaves no trace.
 
-Run by the command line (or any caller but nbmigrate, which holds it already), an upgrade,
+Run by the command line (or any caller but nbmigrate, which does both itself), an upgrade,
 downgrade or stamp takes nbmigrate's migration lock when nbmigrate is installed, so it never runs
 at the same time as a notebook's (see ``nbmigrate.locks``; wait up to ``nbmigrate.lock_timeout``
-seconds, default 60). Autogenerate leaves nbmigrate's own tables (``nbmigrate_checksums``) alone.
+seconds, default 60), and records the checksums of the revision files it applies (see
+``nbmigrate.checksums``), so that nbmigrate notices a file edited after it was applied.
+Autogenerate leaves nbmigrate's own tables (``nbmigrate_checksums``) alone.
 """
 
 import contextlib
@@ -31,9 +33,9 @@ VERSION_TABLE = config.get_main_option("version_table") or "alembic_version"
 VERSION_TABLE_SCHEMA = config.get_main_option("version_table_schema") or None
 
 try:
-    from nbmigrate import locks
-except ImportError:  # nbmigrate is not installed here: migrate without its lock
-    locks = None
+    from nbmigrate import checksums, locks
+except ImportError:  # nbmigrate is not installed here: migrate without its lock and checksums
+    checksums = locks = None
 
 NBMIGRATE_TABLES = {"nbmigrate_checksums"}
 READ_ONLY_COMMANDS = {"current", "check", "revision", "history", "heads", "branches", "show"}
@@ -44,11 +46,16 @@ def _include_name(name, type_, parent_names) -> bool:
     return not (type_ == "table" and name in NBMIGRATE_TABLES)
 
 
-def _migration_lock(connection):
-    """nbmigrate's migration lock, unless nbmigrate runs this (it holds it) or nothing is written."""
+def _others_write() -> bool:
+    """Whether a caller other than nbmigrate (which locks and records itself) runs a command that writes."""
     cmd = getattr(config.cmd_opts, "cmd", None)
     command = getattr(cmd[0], "__name__", "") if cmd else ""
-    if locks is None or config.attributes.get("nbmigrate") or command in READ_ONLY_COMMANDS:
+    return locks is not None and not config.attributes.get("nbmigrate") and command not in READ_ONLY_COMMANDS
+
+
+def _migration_lock(connection):
+    """nbmigrate's migration lock, unless nbmigrate runs this (it holds it) or nothing is written."""
+    if not _others_write():
         return contextlib.nullcontext()
     return locks.database_lock(
         connection,
@@ -57,6 +64,13 @@ def _migration_lock(connection):
         timeout=float(config.get_main_option("nbmigrate.lock_timeout") or 60),
         notify=locks.print_notice,
     )
+
+
+def _checksums_recorded():
+    """Record the checksums of the revision files the run applies, as nbmigrate would (see _others_write)."""
+    if not _others_write():
+        return contextlib.nullcontext()
+    return checksums.recorded(config, context.script, context.get_context())
 
 
 def _is_sqlite(url_or_connection) -> bool:
@@ -116,7 +130,7 @@ def run_migrations(connection) -> None:
         include_name=_include_name,
         **options,
     )
-    with context.begin_transaction():
+    with _checksums_recorded(), context.begin_transaction():
         context.run_migrations()
 
 

@@ -79,13 +79,12 @@ class MigrateMagics(Magics):
         Every ``alembic`` command and option works (``-c``, ``-n``, ``-x``, ``--sql``, ``-r a:b``,
         ...), plus ``connect``, ``graph`` and ``schema``. ``%migrate --help`` lists them.
         """
-        # Only the parsed line says whether `--raiseerr` is the flag: in quotes (`-m " --raiseerr "`)
-        # or a comment it is not, and a line that does not parse is one line of usage anyway.
-        raiseerr = False
+        # The words of the line, as a shell splits them, say whether `--raiseerr` is the flag: in
+        # quotes (`-m " --raiseerr "`) or in a comment it is not.
+        raiseerr = _asks_for_traceback(line)
         try:
             ensure_alembic()  # before the parser imports Alembic: a folder named alembic may hide it
             invocation = parse(line)
-            raiseerr = invocation.raiseerr
             with _Progress(self.shell) as progress:
                 return dispatch(
                     invocation,
@@ -230,3 +229,13 @@ def load(ipython: Any) -> MigrateMagics:
 
 
 __all__ = ["MigrateMagics", "load"]
+
+
+def _asks_for_traceback(line: str) -> bool:
+    """Whether ``--raiseerr`` stands in ``line`` as a word of its own (not quoted, not commented)."""
+    from .parser import split_line
+
+    try:
+        return "--raiseerr" in split_line(line)
+    except NbmigrateError:
+        return False

@@ -325,6 +325,18 @@ def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None)
     return info
 
 
+def _sorted_labels(sc: Script, text: str) -> str:
+    """``text`` of Alembic's with ``sc``'s branch labels sorted.
+
+    Alembic joins a revision's labels in the order of a set, which differs from process to
+    process; sorted, the same history reads the same in every kernel and saved notebook.
+    """
+    labels = list(sc.branch_labels)
+    if len(labels) < 2:
+        return text
+    return text.replace(", ".join(labels), ", ".join(sorted(labels)))
+
+
 def _alembic_text(project: Project, scripts: Sequence[Script], line: Callable[[Script], str], current: Sequence[str] = ()) -> str:
     """What the ``alembic`` command prints for ``scripts``: Alembic's own ``line`` for each.
 
@@ -337,7 +349,7 @@ def _alembic_text(project: Project, scripts: Sequence[Script], line: Callable[[S
         try:
             for sc in marked:
                 sc._db_current_indicator = True
-            return project.redact("".join(line(sc) + "\n" for sc in scripts))  # as config.print_stdout writes
+            return project.redact("".join(_sorted_labels(sc, line(sc)) + "\n" for sc in scripts))  # as config.print_stdout writes
         finally:
             for sc in marked:
                 sc._db_current_indicator = None
@@ -430,7 +442,9 @@ def branches(project: Project, verbose: bool = False) -> HistoryResult:
         # into (sorted here: Alembic's order is a set's, different in every process).
         nexts = (script.get_revision(rev) for rev in sorted(sc.nextrev))
         indent = " " * len(str(sc.revision))
-        into = "\n".join(f"{indent} -> {nxt.cmd_format(False, include_branches=True, include_doc=verbose)}" for nxt in nexts)
+        into = "\n".join(
+            f"{indent} -> {_sorted_labels(nxt, nxt.cmd_format(False, include_branches=True, include_doc=verbose))}" for nxt in nexts
+        )
         return f"{sc.cmd_format(verbose, include_branches=True)}\n{into}\n"
 
     points = _compute(project, lambda: [sc for sc in script.walk_revisions() if sc.is_branch_point])
@@ -481,7 +495,7 @@ def current(project: Project, check_heads: bool = False, verbose: bool = False) 
     at_head = set(script.get_heads()) <= listed
     if check_heads and not at_head:
         raise NbmigrateError("The database is not at all head revisions. Run `%migrate upgrade heads`.")
-    text = "".join(sc.cmd_format(verbose) + "\n" for sc in tips)  # as `alembic current [-v]` words it
+    text = "".join(_sorted_labels(sc, sc.cmd_format(verbose)) + "\n" for sc in tips)  # as `alembic current [-v]` words it
     if verbose:
         from alembic.util import obfuscate_url_pw
 

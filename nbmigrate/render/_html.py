@@ -104,22 +104,20 @@ HIGHLIGHT_LIMIT = 20_000
 def code(source: str, language: str = "sql") -> str:
     """Highlighted source code (``sql`` or ``python``) with inline styles; plain above :data:`HIGHLIGHT_LIMIT`.
 
-    Pygments supplies the tokens and the colours; the markup is written here, escaped by
-    :func:`esc`, so saved outputs do not change with how a Pygments release escapes its HTML.
+    Pygments supplies only the tokens; their colours (:data:`_PALETTE`) and the markup are
+    nbmigrate's, escaped by :func:`esc`, so saved outputs do not change with a Pygments release
+    (its escaping and its default style's colours have both changed over the years).
     """
-    source = mask(source)  # whole, before the tokens split a password's characters apart
     if len(source) > HIGHLIGHT_LIMIT:
         return f"<pre><code>{esc(source)}</code></pre>"
     try:
         from pygments.lexers import get_lexer_by_name
-        from pygments.styles import get_style_by_name
     except ImportError:  # pragma: no cover - pygments is a dependency
         return f"<pre><code>{esc(source)}</code></pre>"
-    style = get_style_by_name("default")
     parts: list[str] = []
     run_css, run_text = "", ""
     for token, value in get_lexer_by_name(language).get_tokens(source):
-        css = _inline_css(style, token)
+        css = _inline_css(token)
         if css != run_css and run_text:
             parts.append(_styled(run_css, run_text))
             run_text = ""
@@ -128,15 +126,37 @@ def code(source: str, language: str = "sql") -> str:
     return f"<pre><code>{''.join(parts)}</code></pre>"
 
 
-def _inline_css(style: Any, token: Any) -> str:
-    """The inline CSS of one token type in a Pygments style (colour, weight, slant)."""
-    found = style.style_for_token(token)
-    rules = [f"color: #{found['color']}"] if found["color"] else []
-    if found["bold"]:
-        rules.append("font-weight: bold")
-    if found["italic"]:
-        rules.append("font-style: italic")
-    return "; ".join(rules)
+def _palette() -> list[tuple[Any, str]]:
+    from pygments.token import Comment, Keyword, Name, Number, Operator, String
+
+    # Most specific first: a token takes the first entry it is a kind of.
+    return [
+        (Comment, "color: #3D7B7B; font-style: italic"),
+        (Keyword.Type, "color: #B00040"),
+        (Keyword, "color: #008000; font-weight: bold"),
+        (String, "color: #BA2121"),
+        (Number, "color: #666666"),
+        (Operator.Word, "color: #AA22FF; font-weight: bold"),
+        (Operator, "color: #666666"),
+        (Name.Builtin, "color: #008000"),
+        (Name.Function, "color: #0000FF"),
+        (Name.Class, "color: #0000FF; font-weight: bold"),
+        (Name.Namespace, "color: #0000FF; font-weight: bold"),
+        (Name.Decorator, "color: #AA22FF"),
+    ]
+
+
+_PALETTE: list[tuple[Any, str]] = []
+
+
+def _inline_css(token: Any) -> str:
+    """The inline CSS of one token type: the first entry of :data:`_PALETTE` it is a kind of."""
+    if not _PALETTE:
+        _PALETTE.extend(_palette())
+    for kind, css in _PALETTE:
+        if token in kind:
+            return css
+    return ""
 
 
 def _styled(css: str, text: str) -> str:

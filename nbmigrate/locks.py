@@ -727,7 +727,9 @@ class Journal:
         last = self.statements[-1] if self.statements else None
         if last is not None and not last.ran and last.error_code is None and last.failed is False:
             self.statements.pop()
-            self.events.remove(last)
+            # By identity: an earlier statement of the same text is equal to it, and was sent.
+            at = max(i for i, event in enumerate(self.events) if event is last)
+            del self.events[at]
 
     def tail(self, statements: list[str]) -> list[tuple[str, bool]] | None:
         """``(statement, kept)`` for the last ``len(statements)`` sent, if they are these ones."""

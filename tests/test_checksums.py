@@ -156,5 +156,5 @@ def test_nbmigrates_env_py_records_checksums_under_the_command_line(env: str, ur
 
     ini = here / "alembic.ini"  # switched off: the command line neither reads nor writes the table
     ini.write_text(ini.read_text().replace("[alembic]\n", "[alembic]\nnbmigrate.checksums = false\n", 1))
-    alembic("upgrade", "head", cwd=here)
+    alembic("stamp", "head", cwd=here)
     assert recorded(url) == {"0001": sha256(here, "0001")}

@@ -450,7 +450,7 @@ def upgrade():
         "vault",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("dsn", sa.String(200), server_default=DSN),
-        sa.Column("secret", sa.String(200), server_default=CANARY),
+        sa.Column("secret", sa.String(200), server_default={CANARY!r}),  # the widget shows upgrade()'s source
         sa.CheckConstraint("secret <> '" + CANARY + "x'", name="ck_vault_secret"),
     )
     op.execute("INSERT INTO vault (id, secret) VALUES (1, '" + CANARY + "')")
@@ -476,10 +476,8 @@ def downgrade():
 '''
 
 CANARY_FAILING = f'''\
-CANARY = {CANARY!r}
-
 def upgrade():
-    op.execute(sa.text("SELECT :pw FROM no_such_table").bindparams(pw=CANARY))
+    op.execute(sa.text("SELECT :pw FROM no_such_table").bindparams(pw={CANARY!r}))
 '''
 
 

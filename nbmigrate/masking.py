@@ -58,39 +58,39 @@ MASK = "***"
 
 # scheme://user:PASSWORD@host. The password is as long as it can be: it ends at the last "@"
 # followed by a host (a name, an address, [IPv6], a port) and then the end of the URL's authority.
-# No "<" or ">": in HTML those end a text, and a password's own are escaped there.
+# No "<" or ">": in HTML those end a text, and a password's own are escaped there. (The pattern
+# starts at "://", which the regex engine finds fast; what comes before it is kept anyway.)
 _URL_PASSWORD = re.compile(
-    r"(\b[A-Za-z][\w+.-]*://[^\s:/@<>'\"]*:)"
+    r"(://[^\s:/@<>'\"]*:)"
     r"([^\s<>]+)"
     r"(?=@[\w.~%\[\]:-]*(?:[/?#\s'\"<>),;\]}&|\\]|$))"
 )
 
-# Keys that name a password. "pwd" only in connection strings (ODBC's PWD=): quoted, as in
-# {"pwd": ...}, it is as often the working directory.
-_KEY = r"[\w.-]*(?:password|passwd)"
-_PAIR_KEY = r"[\w.-]*(?:password|passwd|pwd)"
-
-# "password": "...", 'pwd'='...', password = '...': a quoted value after a key naming a password.
-# A value that starts or ends with a space is code between two literals ("password=" + pw + " x").
+# "password": "...", 'db_password'='...', PASSWORD = '...': a quoted value after a key naming a
+# password. ("pwd" only in connection strings, below: quoted, as in {"pwd": ...}, it is as often
+# the working directory.) A value that starts or ends with a space is code between two literals
+# ("password=" + pw + " x"), not a value.
 _QUOTED_PAIR = re.compile(
-    rf"""(?ix)
-    (?<![\w.-])(["']?{_KEY}["']?\s*[:=]\s*b?)
+    r"""(?ix)
+    (passw(?:or)?d["']?\s*[:=]\s*b?)
     (?:"(?!\s)((?:[^"\\\n]|\\.)+)(?<!\s)"|'(?!\s)((?:[^'\\\n]|\\.)+)(?<!\s)')
     """
 )
 
 # password=secret in a connection string or a query (host=db password=secret, ...;PWD=secret;,
-# ?password=secret&): no spaces around "=", the value ends the pair. Keyword arguments in code
+# ?password=secret&): no spaces around "=", the value ends the pair, and the key starts the
+# text or follows a space, ";", "?", "&" or a quote (see _bare_pair). Keyword arguments in code
 # (f(password=pw, ...), password=os.environ[...]) and placeholders ("PWD=%s", password=$PW) are
 # not such pairs and are left alone.
 _BARE_PAIR = re.compile(
-    rf"""(?ix)
-    (?:^|(?<=[\s;?&'"]))({_PAIR_KEY}=)
+    r"""(?ix)
+    ((?:passw(?:or)?d|pwd)=)
     (?![%$])(?!(?:true|false|none)(?=[\s;&'"]|$))
-    ([^\s;&'"()\[\]{{}},]+)
+    ([^\s;&'"()\[\]{},]+)
     (?=[\s;&'"]|$)
     """
 )
+_PAIR_STARTS = frozenset(" \t\n\r\f\v;?&'\"")
 
 # SQL that sets a password: CREATE ROLE ... PASSWORD '...', ALTER USER ... IDENTIFIED BY '...'
 # (after USER, ROLE or GRANT only: "revision identified by '0001'" is Alembic's message).
@@ -113,8 +113,6 @@ STRONG_LENGTH = 8  # letters and digits mixed, no symbol
 STRONG_LENGTH_WITH_SYMBOL = 4
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# Texts with none of these hold no password position: most texts are returned at once.
-_POSITIONS = r"://|(?i:pass|pwd|identified|parameters)"
 
 
 def is_strong(password: str) -> bool:
@@ -157,7 +155,6 @@ class Masker:
         self._passwords: set[str] = set()
         self._weak: frozenset[str] = frozenset()
         self._strong: re.Pattern[str] | None = None
-        self._trigger = re.compile(_POSITIONS)
 
     def remember(self, password: str) -> None:
         """Know ``password`` from now on (see the module's docstring for where it is masked)."""
@@ -170,23 +167,28 @@ class Masker:
             )
             weak = frozenset(form for p in self._passwords if not is_strong(p) for form in _forms(p))
             pattern = re.compile("|".join(map(re.escape, strong))) if strong else None
-            trigger = re.compile("|".join([_POSITIONS, *map(re.escape, strong)]))
             # Swapped whole, so a mask running in another thread sees the old set or the new.
-            self._strong, self._weak, self._trigger = pattern, weak, trigger
+            self._strong, self._weak = pattern, weak
 
     def mask(self, text: str) -> str:
         """``text`` with every password in it masked."""
-        if not text or not self._trigger.search(text):
+        if not text:
             return text
         strong, weak = self._strong, self._weak
         if strong is not None:
             # First: the URL pattern cannot tell where a password with an unencoded "@" ends.
             text = strong.sub(MASK, text)
-        text = mask_url_passwords(text)
-        text = _QUOTED_PAIR.sub(_masked_pair, text)
-        text = _BARE_PAIR.sub(lambda m: m.group(1) + MASK, text)
-        text = _SQL_PASSWORD.sub(lambda m: f"{m.group(1)}'{MASK}'", text)
-        if weak:
+        # Each pattern only where its key word is: most texts hold none, and a long one (a
+        # history's HTML) is looked through once per word, not once per pattern and character.
+        if "://" in text:
+            text = mask_url_passwords(text)
+        lower = text.lower()
+        if "passw" in lower or "pwd=" in lower:
+            text = _QUOTED_PAIR.sub(_masked_pair, text)
+            text = _BARE_PAIR.sub(_masked_bare_pair, text)
+        if "password" in lower or "identified" in lower:
+            text = _SQL_PASSWORD.sub(lambda m: f"{m.group(1)}'{MASK}'", text)
+        if weak and "parameters: " in text:
             text = _PARAMETERS.sub(lambda m: _mask_listed(m.group(0), weak), text)
         return text
 
@@ -196,6 +198,16 @@ class Masker:
             return True
         strong = self._strong
         return strong is not None and strong.fullmatch(value) is not None
+
+
+def _masked_bare_pair(match: re.Match[str]) -> str:
+    """A ``key=value`` pair with its value masked, when the key starts a pair (not ``f(password=pw)``)."""
+    text, start = match.string, match.start()
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+        start -= 1  # back to the key's first character: PGPASSWORD=, db.password=
+    if start > 0 and text[start - 1] not in _PAIR_STARTS:
+        return match.group(0)
+    return match.group(1) + MASK
 
 
 def _masked_pair(match: re.Match[str]) -> str:

@@ -324,6 +324,8 @@ class Project:
             self._dispose_engine()
             try:
                 engine = create_engine(sync_url(url), **_engine_options(url))
+            except ModuleNotFoundError as exc:  # the dialect's driver: say what to install
+                raise ConnectionFailed(_missing_driver(url, exc.name or str(exc))) from None
             except Exception as exc:
                 from .errors import translate
 
@@ -640,6 +642,31 @@ def sync_url(url: URL) -> URL:
             f"asyncio driver {url.get_driver_name()!r}): `%migrate connect` a URL with one."
         )
     return url.set(drivername=f"{url.get_backend_name()}+{driver}")
+
+
+# The extras that bring a driver, and the URL scheme each driver is named by.
+_EXTRAS = {"postgresql": ("postgresql", "postgresql+psycopg"), "mysql": ("mysql", "mysql+pymysql"), "mariadb": ("mysql", "mariadb+pymysql")}
+
+
+# Driver modules whose package on PyPI has another name.
+_PACKAGES = {"MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "psycopg": '"psycopg[binary]"', "cx_Oracle": "cx-Oracle"}
+
+
+def _missing_driver(url: URL, module: str) -> str:
+    """One line for a URL whose driver is not installed: what to install, never the password."""
+    backend = url.get_backend_name()
+    package = _PACKAGES.get(module, module)
+    said = f"The {backend} driver {module!r} is not installed in this kernel's environment"
+    extra = _EXTRAS.get(backend)
+    if extra is None:
+        return f"{said}: install it (`pip install {package}`) and run the command again."
+    name, scheme = extra
+    if url.drivername == scheme:
+        return f'{said}: `pip install "nbmigrate[{name}]"`, then run the command again.'
+    return (
+        f"{said}: install it (`pip install {package}`), or use the driver nbmigrate's extra brings: "
+        f'`pip install "nbmigrate[{name}]"` and a {scheme}:// URL.'
+    )
 
 
 def mask_url_passwords(text: str) -> str:

@@ -7,13 +7,16 @@ A ``-c`` that names no file is told to check that path, not to "pass -c"; a prob
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import nbmigrate
-from nbmigrate.errors import MigrationFailed, ProjectNotFound
+from IPython.core.error import UsageError
+
+from nbmigrate.errors import ConnectionFailed, MigrationFailed, ProjectNotFound
 from support import write_revision
 
 
@@ -108,3 +111,30 @@ def test_a_partial_failure_on_transactional_ddl_does_not_claim_ddl_without_trans
         "failure stays). Completed revisions: 0001. alembic_version now says: 0001."
     ) in summary
     assert str(caught.value) == summary
+
+
+# -- a missing driver: what to install, in one line ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "advice"),
+    [
+        ("postgresql+pg8000://me:drv-Secret-1@localhost/app", '`pip install pg8000`), or use the driver nbmigrate\'s extra brings: `pip install "nbmigrate[postgresql]"` and a postgresql+psycopg:// URL.'),
+        ("mysql://me:drv-Secret-1@localhost/app", '`pip install mysqlclient`), or use the driver nbmigrate\'s extra brings: `pip install "nbmigrate[mysql]"` and a mysql+pymysql:// URL.'),
+    ],
+)
+def test_a_missing_driver_says_what_to_install(ip: Any, here: Path, url: str, advice: str) -> None:
+    ip.run_line_magic("migrate", "init")
+    result = ip.run_cell(f"%migrate connect {url}")
+    error = result.error_in_exec
+    assert type(error) is UsageError and "\n" not in str(error) and str(error).endswith(advice)
+    assert "drv-Secret-1" not in str(error)
+    project = nbmigrate.Project()
+    with pytest.raises(ConnectionFailed) as refused:
+        project.connect(url)
+    ini = here / "alembic.ini"
+    ini.write_text(re.sub(r"(?m)^sqlalchemy\.url = .*$", f"sqlalchemy.url = {url}", ini.read_text()))
+    with pytest.raises(ConnectionFailed) as caught:
+        nbmigrate.Project().run("upgrade head")
+    for said in (str(refused.value), str(caught.value)):
+        assert said.endswith(advice) and "drv-Secret-1" not in said

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
+import functools
 import os
 import re
 import sys
@@ -74,19 +74,21 @@ _IN_NONBLOCK = os.O_NONBLOCK
 _IN_CLOEXEC = getattr(os, "O_CLOEXEC", 0o2000000)
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded on first use (not at ``%load_ext``); ``None`` off Linux."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols include the C library's: no search (ctypes.util.find_library
+        # runs ldconfig or a compiler, tens of milliseconds).
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.inotify_init1  # noqa: B018 - present in glibc and musl since 2.9 / 2008
         libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
     except (OSError, AttributeError):
         return None
     return libc
 
-
-_LIBC = _libc()
 
 ChangeDetection = Literal["auto", "inotify", "stat"]
 #: How a warm kernel learns that revision files changed: ``auto`` (the kernel's events where the
@@ -217,7 +219,7 @@ def _magic_name(magic: int) -> str:
 
 def _statfs_magic(path: str) -> int | None:
     """statfs(2)'s ``f_type`` for ``path``, or ``None`` where it cannot be had."""
-    statfs = getattr(_LIBC, "statfs", None)
+    statfs = getattr(_libc(), "statfs", None)
     if statfs is None:
         return None
     # f_type is the struct's first field: a long everywhere but s390x, where it is an unsigned int.
@@ -238,16 +240,17 @@ class FolderWatch:
     def __init__(self, folders: Iterable[str], detection: ChangeDetection = "auto") -> None:
         self._fd: int | None = None
         folders = list(folders)
-        if _LIBC is None or not folders or detection == "stat":  # no watch: the caller looks itself
+        libc = _libc()
+        if libc is None or not folders or detection == "stat":  # no watch: the caller looks itself
             return
         if detection == "auto" and not all(events_trusted(folder) for folder in folders):
             return
-        fd = _LIBC.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
         if fd < 0:
             return
         try:
             for folder in folders:
-                if os.path.islink(folder) or _LIBC.inotify_add_watch(fd, os.fsencode(folder), _MASK) < 0:
+                if os.path.islink(folder) or libc.inotify_add_watch(fd, os.fsencode(folder), _MASK) < 0:
                     raise OSError(ctypes.get_errno(), folder)
         except OSError:
             os.close(fd)

@@ -9,6 +9,7 @@ the traceback). Whatever it raises shows its passwords masked (:mod:`nbmigrate.m
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -65,6 +66,12 @@ class MigrateMagics(Magics):
         known.change_detection = self.change_detection
         return known
 
+    def forget_projects(self) -> None:
+        """Forget the kernel's projects and close their database connections; the next line starts afresh."""
+        for project in self._projects.values():
+            project._dispose_engine()
+        self._projects.clear()
+
     @property
     def project(self) -> Project:
         """The project a bare ``%migrate`` line works on."""
@@ -82,7 +89,8 @@ class MigrateMagics(Magics):
         # The words of the line, as a shell splits them, say whether `--raiseerr` is the flag: in
         # quotes (`-m " --raiseerr "`) or in a comment it is not.
         raiseerr = _asks_for_traceback(line)
-        try:
+
+        def run() -> Any:
             ensure_alembic()  # before the parser imports Alembic: a folder named alembic may hide it
             invocation = parse(line)
             with _Progress(self.shell) as progress:
@@ -93,14 +101,8 @@ class MigrateMagics(Magics):
                     progress=progress,
                     defaults={"schema": self.show_schema, "graph_engine": self.graph_engine},
                 )
-        except NbmigrateError as exc:
-            if not raiseerr:
-                raise _usage_error(exc) from None
-            error = exc
-        except Exception as exc:  # a bug keeps its traceback, with its passwords masked
-            _masked(exc, self.shell)
-            raise
-        raise _masked(_real_error(error), self.shell)
+
+        return self._at_the_boundary(run, raiseerr=raiseerr)
 
     @line_cell_magic
     def revision(self, line: str, cell: str | None = None) -> Any:
@@ -113,7 +115,8 @@ class MigrateMagics(Magics):
         except NbmigrateError:
             options = None  # run_cell says what is wrong with the line
         raiseerr = isinstance(options, CellOptions) and options.raiseerr
-        try:
+
+        def run() -> Any:
             with _Progress(self.shell) as progress:
                 return run_cell(
                     line,
@@ -124,6 +127,14 @@ class MigrateMagics(Magics):
                     cell_id=_cell_id(self.shell),
                     defaults={"schema": self.show_schema},
                 )
+
+        return self._at_the_boundary(run, raiseerr=raiseerr)
+
+    def _at_the_boundary(self, run: Callable[[], Any], *, raiseerr: bool) -> Any:
+        """``run()``, where an :class:`NbmigrateError` becomes one line (the error itself with
+        ``--raiseerr``) and whatever is raised shows its passwords masked."""
+        try:
+            return run()
         except NbmigrateError as exc:
             if not raiseerr:
                 raise _usage_error(exc) from None

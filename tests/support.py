@@ -6,6 +6,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from IPython.core.error import UsageError
+
 import nbmigrate
 
 
@@ -41,3 +44,38 @@ def write_revision(project: nbmigrate.Project, rev_id: str, upgrade: str, downgr
     source = source.replace('    """Downgrade schema."""\n    pass', '    """Downgrade schema."""\n' + textwrap.indent(downgrade, "    "))
     path.write_text(source)
     return path
+
+
+def usage_error(ip: Any, line: str, *fragments: str) -> str:
+    """``%migrate line`` (or a cell) must fail with exactly one UsageError holding ``fragments``."""
+    result = ip.run_cell(line if line.startswith("%") else f"%migrate {line}")
+    error = result.error_in_exec
+    assert type(error) is UsageError, f"{line!r} raised {type(error).__name__}: {error}"
+    message = str(error)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    return message
+
+
+def checksum_rows(url: str) -> dict[str, str]:
+    """nbmigrate's checksum side table as the database holds it: revision → sha256."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("nbmigrate_checksums"):
+                return {}
+            return dict(conn.execute(sa.text("SELECT revision, sha256 FROM nbmigrate_checksums")).all())
+    finally:
+        engine.dispose()
+
+
+def applied_rows_and_version(url: str) -> tuple[list[str], list[str]]:
+    """The rows of the test table ``applied`` (sorted) and what ``alembic_version`` says."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = sorted(r for (r,) in conn.execute(sa.text("SELECT rev FROM applied")))
+            version = [v for (v,) in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+        return rows, version
+    finally:
+        engine.dispose()

@@ -159,7 +159,7 @@ def test_the_warm_map_is_reused(project: Project) -> None:
 def test_the_warm_map_is_reused_by_the_magic(shell: Any, here: Path) -> None:
     ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     try:
         ip.run_line_magic("migrate", "init")
         ip.run_line_magic("migrate", "revision -m first --rev-id 0001")
@@ -173,9 +173,7 @@ def test_the_warm_map_is_reused_by_the_magic(shell: Any, here: Path) -> None:
         assert ip.run_line_magic("migrate", "heads").heads == ["0002"]
         assert project._scripts.loads == loads + 1
     finally:
-        for project in magics._projects.values():
-            project._dispose_engine()
-        magics._projects.clear()
+        magics.forget_projects()
 
 
 def test_config_change_keeps_unchanged_modules(project: Project) -> None:

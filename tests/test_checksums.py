@@ -24,10 +24,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 import nbmigrate
-from support import revision_source
+from support import checksum_rows, revision_source
 
 REPO_ENV = Path(__file__).resolve().parent.parent / "migrations" / "env.py"
 REVISIONS = {
@@ -85,17 +84,6 @@ def sha256(root: Path, rev: str) -> str:
     return hashlib.sha256(revision_file(root, rev).read_bytes()).hexdigest()
 
 
-def recorded(url: str) -> dict[str, str]:
-    """The side table's rows as the database holds them: revision → sha256."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            if not sa.inspect(conn).has_table("nbmigrate_checksums"):
-                return {}
-            return dict(conn.execute(sa.text("SELECT revision, sha256 FROM nbmigrate_checksums")).all())
-    finally:
-        engine.dispose()
-
 
 def edited_warnings(result: nbmigrate.MigrationResult) -> list[str]:
     return [w for w in result.warnings if EDITED in w]
@@ -113,21 +101,21 @@ def test_a_revision_the_command_line_unapplied_has_no_checksum_to_compare(
 ) -> None:
     project = make_project(here, url, env)
     project.upgrade("head", schema=False)
-    assert recorded(url) == {"0001": sha256(here, "0001"), "0002": sha256(here, "0002")}
+    assert checksum_rows(url) == {"0001": sha256(here, "0001"), "0002": sha256(here, "0002")}
 
     alembic("downgrade", down, cwd=here)
     edit(here, "0002")  # no longer applied: an edit is no "edited after applied"
     result = project.upgrade("0001", schema=False)  # the next nbmigrate run
     assert edited_warnings(result) == []
-    assert recorded(url) == {"0001": sha256(here, "0001")}
+    assert checksum_rows(url) == {"0001": sha256(here, "0001")}
 
     alembic("upgrade", "head", cwd=here)  # the edited 0002, applied by the command line
     result = project.upgrade("head", schema=False)
     assert edited_warnings(result) == []
     if env == "alembic":  # its env.py records nothing: 0002 has no checksum
-        assert recorded(url) == {"0001": sha256(here, "0001")}
+        assert checksum_rows(url) == {"0001": sha256(here, "0001")}
     else:
-        assert recorded(url) == {"0001": sha256(here, "0001"), "0002": sha256(here, "0002")}
+        assert checksum_rows(url) == {"0001": sha256(here, "0001"), "0002": sha256(here, "0002")}
 
     edit(here, "0001")  # still applied: this one is an edit after applying
     warned = edited_warnings(project.upgrade("head", schema=False))
@@ -139,22 +127,22 @@ def test_nbmigrates_env_py_records_checksums_under_the_command_line(env: str, ur
     project = make_project(here, url, env)
 
     alembic("upgrade", "head", cwd=here)
-    assert recorded(url) == {"0001": sha256(here, "0001"), "0002": sha256(here, "0002")}
+    assert checksum_rows(url) == {"0001": sha256(here, "0001"), "0002": sha256(here, "0002")}
     edit(here, "0002")
     warned = edited_warnings(project.upgrade("head", schema=False))
     assert len(warned) == 1 and warned[0].startswith("Revision 0002 (migrations/versions/0002_rev.py) was edited")
 
     alembic("downgrade", "-1", cwd=here)  # forgets what it un-applies
-    assert recorded(url) == {"0001": sha256(here, "0001")}
+    assert checksum_rows(url) == {"0001": sha256(here, "0001")}
     alembic("upgrade", "head", cwd=here)  # records the file as it is now
-    assert recorded(url) == {"0001": sha256(here, "0001"), "0002": sha256(here, "0002")}
+    assert checksum_rows(url) == {"0001": sha256(here, "0001"), "0002": sha256(here, "0002")}
     assert edited_warnings(project.upgrade("head", schema=False)) == []
     alembic("stamp", "base", cwd=here)  # a stamp, too
-    assert recorded(url) == {}
+    assert checksum_rows(url) == {}
     alembic("stamp", "0001", cwd=here)
-    assert recorded(url) == {"0001": sha256(here, "0001")}
+    assert checksum_rows(url) == {"0001": sha256(here, "0001")}
 
     ini = here / "alembic.ini"  # switched off: the command line neither reads nor writes the table
     ini.write_text(ini.read_text().replace("[alembic]\n", "[alembic]\nnbmigrate.checksums = false\n", 1))
     alembic("stamp", "head", cwd=here)
-    assert recorded(url) == {"0001": sha256(here, "0001")}
+    assert checksum_rows(url) == {"0001": sha256(here, "0001")}

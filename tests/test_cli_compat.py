@@ -41,11 +41,9 @@ def ip(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ALEMBIC_CONFIG", raising=False)
     magics = shell.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     yield shell
-    for project in magics._projects.values():
-        project._dispose_engine()
-    magics._projects.clear()
+    magics.forget_projects()
 
 
 def migrate(ip: Any, line: str) -> Any:

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from IPython.core.error import UsageError
+
+from support import usage_error
 
 BIN = Path(sys.executable).parent
 
@@ -31,12 +32,10 @@ def ip(shell: Any, here: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     """The IPython shell working in ``here``, with no project remembered from other tests."""
     monkeypatch.syspath_prepend(str(here))  # the working folder is importable, as in a kernel
     magics = shell.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     before = set(shell.user_ns)
     yield shell
-    for project in magics._projects.values():
-        project._dispose_engine()
-    magics._projects.clear()
+    magics.forget_projects()
     magics.config_file = ""
     if "flask_ctx" in shell.user_ns:  # the app's own engine (env.py's) is closed with its context
         shell.run_cell("flask_app.extensions['migrate'].db.engine.dispose()\nflask_ctx.pop()")
@@ -49,16 +48,6 @@ def migrate(ip: Any, line: str) -> Any:
     assert result.error_in_exec is None, f"%migrate {line} raised {result.error_in_exec!r}"
     return ip.user_ns["_nbm"]
 
-
-def usage_error(ip: Any, line: str, *fragments: str) -> str:
-    """``%migrate line`` (or a cell) must fail with exactly one UsageError holding ``fragments``."""
-    result = ip.run_cell(line if line.startswith("%") else f"%migrate {line}")
-    error = result.error_in_exec
-    assert type(error) is UsageError, f"{line!r} raised {type(error).__name__}: {error}"
-    message = str(error)
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
-    return message
 
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:

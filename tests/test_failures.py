@@ -262,7 +262,7 @@ def test_interrupted_run_through_the_magic_is_one_line(
     project_with(tmp_path, monkeypatch, sqlite_url, CREATE_A + "\nraise KeyboardInterrupt")
     ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     try:
         ip.run_line_magic("migrate", f"connect {sqlite_url}")
         with pytest.raises(UsageError) as caught:
@@ -271,9 +271,7 @@ def test_interrupted_run_through_the_magic_is_one_line(
         assert str(caught.value).startswith("upgrade head was interrupted in revision 0001")
         assert "Rolled back: the database is still at base" in str(caught.value)
     finally:
-        for project in magics._projects.values():
-            project._dispose_engine()
-        magics._projects.clear()
+        magics.forget_projects()
 
 
 

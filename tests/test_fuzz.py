@@ -91,9 +91,7 @@ class Fuzzed:
 
     def restore(self) -> None:
         """Back to the saved files and database, and a fresh project in the magics."""
-        for project in self.magics._projects.values():
-            project._dispose_engine()
-        self.magics._projects.clear()
+        self.magics.forget_projects()
         for path in set(self.files()) - set(self.saved):
             path.unlink()
         for path, data in self.saved.items():
@@ -111,7 +109,7 @@ def fuzzed(shell: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuz
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.delenv("ALEMBIC_CONFIG", raising=False)
-        shell.magics_manager.registry["MigrateMagics"]._projects.clear()
+        shell.magics_manager.registry["MigrateMagics"].forget_projects()
         state = Fuzzed(root, shell)
         yield state
         state.restore()
@@ -414,14 +412,14 @@ def test_cell_mistakes_are_one_line(fuzzed: Fuzzed, line: str, fragments: tuple[
 def test_init_needs_a_folder_of_its_own(shell: Any, here: Path, make: str | None, line: str, fragments: tuple[str, ...]) -> None:
     """``init`` onto a file, or onto the config file's own name, is refused before anything is written."""
     magics = shell.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     if make is not None:
         (here / make).write_text("notes\n")
     before = sorted(p.name for p in here.iterdir())
     one_line(lambda: shell.run_line_magic("migrate", line), *fragments)
     assert sorted(p.name for p in here.iterdir()) == before
     assert nbmigrate.Project().init("migrations").directory == "migrations"  # the folder is still usable
-    magics._projects.clear()
+    magics.forget_projects()
 
 
 def test_init_refuses_a_nul_byte_from_python_too(here: Path) -> None:

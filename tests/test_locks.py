@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 import nbmigrate
-from support import write_revision
+from support import applied_rows_and_version, write_revision
 from nbmigrate import locks
 from nbmigrate.locks import database_lock, lock_key
 from nbmigrate.project import transactional_sqlite
@@ -87,16 +87,6 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, revi
     return project
 
 
-def rows_and_version(url: str) -> tuple[list[str], list[str]]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            rows = sorted(r for (r,) in conn.execute(sa.text("SELECT rev FROM applied")))
-            version = [v for (v,) in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
-        return rows, version
-    finally:
-        engine.dispose()
-
 
 def run_together(tmp_path: Path, children: list[str]) -> list[subprocess.CompletedProcess[str]]:
     """Start a process per script, release them at once when all are ready, wait for all."""
@@ -136,7 +126,7 @@ def test_two_kernels_apply_each_revision_once(db_url: str, tmp_path: Path, monke
 
     first, second = run_together(tmp_path, [NBMIGRATE_CHILD, NBMIGRATE_CHILD])
 
-    assert rows_and_version(db_url) == (["0001", "0002", "0003"], ["0003"])
+    assert applied_rows_and_version(db_url) == (["0001", "0002", "0003"], ["0003"])
     reports = [json.loads(r.stdout.strip().splitlines()[-1]) for r in (first, second)]
     assert sorted(step for r in reports for step in r["steps"]) == ["0001", "0002", "0003"]
     assert all(r["heads"] == ["0003"] for r in reports)
@@ -156,7 +146,7 @@ def test_kernel_and_alembic_command_line_apply_each_revision_once(
 
     kernel, cli = run_together(tmp_path, [NBMIGRATE_CHILD, ALEMBIC_CHILD])
 
-    assert rows_and_version(db_url) == (["0001", "0002"], ["0002"])
+    assert applied_rows_and_version(db_url) == (["0001", "0002"], ["0002"])
     report = json.loads(kernel.stdout.strip().splitlines()[-1])
     cli_ran = cli.stderr.count("Running upgrade")
     assert len(report["steps"]) + cli_ran == 2, (report, cli.stderr)
@@ -275,7 +265,7 @@ def test_timeout_through_the_magic_is_one_line(
     quick_project(tmp_path, monkeypatch, db_url)
     ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     ip.user_ns["dburl"] = db_url
     ip.run_line_magic("migrate", "connect dburl")
     magics.lock_timeout = 0.2
@@ -286,9 +276,7 @@ def test_timeout_through_the_magic_is_one_line(
         assert "waiting for the migration lock" in str(caught.value)
     finally:
         magics.lock_timeout = 60.0
-        for project in magics._projects.values():
-            project._dispose_engine()
-        magics._projects.clear()
+        magics.forget_projects()
 
 
 def test_lock_is_released_after_a_failed_run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,11 +32,9 @@ def message_of(line: str, shell: Any) -> str:
 @pytest.fixture
 def ip(shell: Any, here: Path) -> Any:
     magics = shell.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     yield shell
-    for project in magics._projects.values():
-        project.disconnect()
-    magics._projects.clear()
+    magics.forget_projects()
 
 
 # -- -c and the config file ---------------------------------------------------------------------

@@ -24,6 +24,8 @@ import pytest
 import sqlalchemy as sa
 from IPython.core.error import UsageError
 
+from support import usage_error
+
 import nbmigrate
 from nbmigrate.errors import MigrationFailed
 from nbmigrate.results import (
@@ -60,11 +62,9 @@ def ip(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ALEMBIC_CONFIG", raising=False)
     magics = shell.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     yield shell
-    for project in magics._projects.values():
-        project._dispose_engine()
-    magics._projects.clear()
+    magics.forget_projects()
     for trait in ("config_file", "show_schema", "graph_engine", "lock_timeout"):
         magics.set_trait(trait, magics.traits()[trait].default_value)
     for name in ("dburl", "eng", "conn"):
@@ -78,16 +78,6 @@ def magics(ip: Any) -> Any:
 def migrate(ip: Any, line: str) -> Any:
     return ip.run_line_magic("migrate", line)
 
-
-def usage_error(ip: Any, line: str, *fragments: str) -> str:
-    """Run ``%migrate line`` as a cell; it must fail with exactly UsageError containing ``fragments``."""
-    result = ip.run_cell(f"%migrate {line}")
-    error = result.error_in_exec
-    assert type(error) is UsageError, f"{line!r} raised {type(error).__name__}: {error}"
-    message = str(error)
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
-    return message
 
 
 def backend(url: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import nbmigrate
-from support import revision_source
+from support import checksum_rows, revision_source
 from nbmigrate.errors import RevisionProblem
 
 
@@ -143,10 +143,10 @@ def test_preflight_through_the_magic_is_one_usage_error(shell: Any, project: nbm
     rev_file(project, "0002", "0404")
     ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     with pytest.raises(UsageError) as caught:
         ip.run_line_magic("migrate", "upgrade head")
-    magics._projects.clear()
+    magics.forget_projects()
     assert type(caught.value) is UsageError
     assert str(caught.value).startswith("The revision files have 2 problems; nothing was run:")
     assert database_untouched(project)
@@ -195,16 +195,6 @@ def test_version_rows_that_do_not_match_the_files_are_all_reported(
 
 # -- checksums ----------------------------------------------------------------------------------
 
-
-def checksum_rows(url: str) -> dict[str, str]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            if not sa.inspect(conn).has_table("nbmigrate_checksums"):
-                return {}
-            return dict(conn.execute(sa.text("SELECT revision, sha256 FROM nbmigrate_checksums")).all())
-    finally:
-        engine.dispose()
 
 
 def edited(warnings: list[str]) -> list[str]:

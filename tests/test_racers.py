@@ -31,7 +31,7 @@ import pytest
 import sqlalchemy as sa
 
 import nbmigrate
-from support import revision_source
+from support import applied_rows_and_version, revision_source
 
 TRIALS = 20
 TRIAL_SECONDS = 60  # one trial's bound: racers that have not finished by then fail the test
@@ -108,17 +108,6 @@ def empty(url: str) -> None:
         engine.dispose()
 
 
-def database(url: str) -> tuple[list[str], list[str]]:
-    """The rows of ``applied`` and what ``alembic_version`` says."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            rows = sorted(r for (r,) in conn.execute(sa.text("SELECT rev FROM applied")))
-            version = [v for (v,) in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
-        return rows, version
-    finally:
-        engine.dispose()
-
 
 def wait_for(paths: list[Path], procs: list[subprocess.Popen[str]]) -> None:
     """Wait until each racer has made its file (``paths[n]`` is ``procs[n]``'s), within a trial's bound."""
@@ -155,7 +144,7 @@ def race(tmp_path: Path, folders: list[Path], url: str) -> list[list[dict[str, A
             (barrier / "trial").write_text(str(trial))
             (barrier / f"go{trial}").touch()
             wait_for([barrier / f"r{n}.done{trial}" for n in range(len(folders))], procs)
-            states.append(database(url))
+            states.append(applied_rows_and_version(url))
     finally:
         outputs = []
         for proc in procs:

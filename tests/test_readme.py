@@ -79,7 +79,7 @@ def notebook(shell: Any, here: Path) -> Iterator[Any]:
 
     engine = sa.create_engine(f"sqlite:///{here / 'migrations.db'}")  # the database `%migrate init` makes
     magics = shell.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     given = {"engine": engine, "Base": Base}
     shell.user_ns.update(given)
     try:
@@ -87,9 +87,7 @@ def notebook(shell: Any, here: Path) -> Iterator[Any]:
     finally:
         for name in (*given, "r"):
             shell.user_ns.pop(name, None)
-        for project in magics._projects.values():
-            project.disconnect()
-        magics._projects.clear()
+        magics.forget_projects()
         for trait in ("config_file", "graph_engine", "show_schema", "lock_timeout", "change_detection"):
             magics.set_trait(trait, magics.traits()[trait].default_value)
         engine.dispose()

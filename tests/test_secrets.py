@@ -168,11 +168,9 @@ def test_redact_masks_every_form() -> None:
 def ip(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.chdir(tmp_path)
     magics = shell.magics_manager.registry["MigrateMagics"]
-    magics._projects.clear()
+    magics.forget_projects()
     yield shell
-    for project in magics._projects.values():
-        project._dispose_engine()
-    magics._projects.clear()
+    magics.forget_projects()
     for name in ("dburl", "eng", "conn"):
         shell.user_ns.pop(name, None)
 

@@ -300,7 +300,7 @@ def test_the_magics_setting_reaches_the_project(shell: Any, here: Path) -> None:
     make_project()._dispose_engine()
     magics = shell.magics_manager.registry["MigrateMagics"]
     assert magics.traits()["change_detection"].metadata.get("config")
-    magics._projects.clear()
+    magics.forget_projects()
     try:
         shell.run_line_magic("config", 'MigrateMagics.change_detection = "stat"')
         shell.run_line_magic("migrate", "heads")
@@ -313,9 +313,7 @@ def test_the_magics_setting_reaches_the_project(shell: Any, here: Path) -> None:
             magics.change_detection = "poll"
     finally:
         magics.change_detection = "auto"
-        for known in magics._projects.values():
-            known._dispose_engine()
-        magics._projects.clear()
+        magics.forget_projects()
 
 
 # -- a real bind mount -------------------------------------------------------------------------

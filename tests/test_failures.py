@@ -10,6 +10,8 @@ worker) is reported the same way.
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -229,8 +231,22 @@ def test_keyboard_interrupt_in_a_migration_is_reported_like_a_failure(
     assert project.upgrade("head").heads_after == ("0003",)
 
 
+@pytest.fixture
+def kernel_sigint() -> Iterator[None]:
+    """SIGINT raising ``KeyboardInterrupt``, as in a kernel, also when pytest was started with it ignored.
+
+    A shell starts its background jobs with SIGINT ignored, and Python then leaves it so; there
+    ``_thread.interrupt_main()`` does nothing, and no kernel is like that.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_interrupting_the_kernel_stops_the_worker_at_a_statement_boundary(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_sigint: None
 ) -> None:
     """Ctrl-C in the kernel (here ``_thread.interrupt_main`` from the migration) reaches the worker."""
     interrupt = "\n".join([

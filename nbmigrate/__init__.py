@@ -2,7 +2,7 @@
 
 ``%load_ext nbmigrate`` registers ``%migrate`` and ``%%revision``. The same features are a
 Python API: :class:`Project` (one method per ``%migrate`` verb, and :meth:`Project.run` for a
-whole command line), :func:`snapshot` and :func:`diff` for schemas, and the result objects
+whole command line), :func:`snapshot` and :func:`diff` for schemas, :func:`schema_at` for the schema at any revision, and the result objects
 every command returns.
 """
 
@@ -37,6 +37,7 @@ __all__ = [
     "__version__",
     "diff",
     "load_ipython_extension",
+    "schema_at",
     "snapshot",
 ]
 
@@ -53,6 +54,14 @@ def diff(before: Any, after: Any) -> Any:
     from .schema import diff as compare
 
     return compare(before, after)
+
+
+def schema_at(project: Project, revision: str) -> Any:
+    """The schema at ``revision`` (any Alembic target), replayed on a scratch database; see :mod:`nbmigrate.timeline`."""
+    from .timeline.at import schema_at as build
+
+    project.require()
+    return build(project, revision)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -1353,9 +1353,16 @@ def _error_text(error: BaseException) -> str:
 # -- nbmigrate's own verbs -----------------------------------------------------------------
 
 
-def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None = None) -> Any:
-    """The database's tables: columns, keys, indexes, constraints and row counts (a ``Snapshot``)."""
+def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None = None, at: str | None = None) -> Any:
+    """The database's tables: columns, keys, indexes, constraints and row counts (a ``Snapshot``).
+
+    ``at`` (any Alembic target) is the schema at that revision instead, replayed on a scratch
+    database: the project's own is not touched.
+    """
     from .schema import snapshot
+
+    if at is not None:
+        return _schema_at(project, at, tables, db_schema)
 
     version_table = project.version_table if project.exists else "alembic_version"
     version_table_schema = project.version_table_schema if project.exists else None
@@ -1377,6 +1384,41 @@ def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None =
             "Run `%migrate schema` to list the tables."
         )
     return result
+
+
+def _schema_at(project: Project, at: str, tables: Sequence[str], db_schema: str | None) -> Any:
+    from .timeline.at import schema_at
+
+    if db_schema is not None:
+        raise BadArguments("--at replays the history on a scratch database, which has the default schema only: drop --db-schema.")
+    snap = schema_at(project, at)
+    if not tables:
+        return snap
+    missing = [t for t in tables if t not in snap.tables]
+    if missing:
+        raise BadArguments(f"No table {', '.join(map(repr, missing))} at {at}. Run `%migrate schema --at {at}` to list the tables.")
+    return dataclasses.replace(snap, tables={t: snap.tables[t] for t in tables}, requested=tuple(tables))
+
+
+def diff(project: Project, start: str, end: str, sql: bool = False) -> Any:
+    """The schema between two points of history (any Alembic targets), replayed on a scratch database."""
+    from .timeline.at import between
+
+    return between(project, start, end, sql=sql)
+
+
+def test(project: Project, rev_range: str | None = None, *, metadata: Any = None) -> Any:
+    """Round-trip every revision (upgrade, downgrade, upgrade) on a scratch database and check the schema each time."""
+    from .timeline.roundtrip import round_trip
+
+    return round_trip(project, rev_range, metadata=metadata)
+
+
+def squash(project: Project, rev_range: str, message: str | None = None, accept_data_code: bool = False) -> Any:
+    """Replace the revisions after A up to B (``A:B``) by one revision, proved on scratch databases."""
+    from .timeline.squash import squash as run
+
+    return run(project, rev_range, message, accept_data_code=accept_data_code)
 
 
 def _svg_target(save: str | os.PathLike[str]) -> Path:

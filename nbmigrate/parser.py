@@ -44,7 +44,19 @@ def schema(config: Any) -> None:
     """Show the database's tables: columns, keys, indexes, constraints and row counts."""
 
 
-_OWN_VERBS = (connect, graph, schema)
+def diff(config: Any, start: str, end: str, sql: bool = False) -> None:
+    """Compare the schema at two points of history (e.g. `base head`, `-1 head`, `0002 current`), replayed on a scratch database."""
+
+
+def test(config: Any) -> None:
+    """Round-trip every revision (upgrade, downgrade, upgrade) on a scratch database: each downgrade must give back the schema before."""
+
+
+def squash(config: Any, rev_range: str, message: str | None = None) -> None:
+    """Replace the revisions after A up to B (a range A:B) by one revision with B's id, proved equal on scratch databases."""
+
+
+_OWN_VERBS = (connect, graph, schema, diff, test, squash)
 _COMMANDS: set[str] = set()
 
 
@@ -57,6 +69,17 @@ def _build() -> argparse.ArgumentParser:
     choices: dict[str, argparse.ArgumentParser] = cli.subparsers.choices  # type: ignore[assignment]
     choices["schema"].add_argument("tables", nargs="*", help="only these tables")
     choices["schema"].add_argument("--db-schema", dest="db_schema", help="database schema (PostgreSQL), default: the default schema")
+    choices["schema"].add_argument("--at", metavar="REV", help="the schema at this revision (any target: head, -1, current, ...), replayed on a scratch database")
+    choices["squash"].add_argument(
+        "--accept-data-code", dest="accept_data_code", action="store_true",
+        help="squash although the revisions move data (op.execute, bulk_insert): that code is listed, to carry over by hand",
+    )
+    choices["test"].add_argument(
+        "rev_range", nargs="?", metavar="RANGE", help="[start]:[end] of the revisions to check (default: all; those below start are applied unchecked)",
+    )
+    for action in choices["diff"]._actions:
+        if action.dest in ("start", "end"):
+            action.help = "a point of history: any revision target (base, head, -1, an id, branch@head, current)"
     choices["graph"].add_argument("--engine", choices=["graphviz-pure", "dot"], help="graphviz program that lays the graph out")
     choices["graph"].add_argument(
         "--collapse", type=int, metavar="N",
@@ -77,7 +100,7 @@ def _build() -> argparse.ArgumentParser:
         )
     for name in ("upgrade", "downgrade", "stamp"):
         choices[name].add_argument("--no-schema", dest="no_schema", action="store_true", help="skip the schema before/after")
-    for name in ("revision", "check"):
+    for name in ("revision", "check", "test"):
         choices[name].add_argument(
             "--metadata", metavar="NAME",
             help="the kernel's MetaData to compare with, e.g. Base.metadata (default: a target_metadata variable)",
@@ -197,7 +220,7 @@ def parse(line: str) -> Invocation:
         raise BadArguments(f"Name a command. Usage: {parser.format_usage().strip().replace('usage: ', '')}")
     fn, positional, kwarg = options.cmd
     arguments = {k: getattr(options, k, None) for k in (*positional, *kwarg)}
-    for extra in ("preview", "no_schema", "tables", "db_schema", "engine", "metadata", "collapse", "save"):
+    for extra in ("preview", "no_schema", "tables", "db_schema", "at", "rev_range", "accept_data_code", "engine", "metadata", "collapse", "save"):
         if hasattr(options, extra):
             arguments[extra] = getattr(options, extra)
     return Invocation(
@@ -315,9 +338,20 @@ def _run(
             run=runner, collapse=collapse, save=args.get("save"),
         )
     if name == "schema":
-        if not project.connected:  # the database is the project's: there must be one
+        if not project.connected or args.get("at") is not None:  # the database is the project's: there must be one
             project.require()
-        return commands.schema(project, tables=args.get("tables") or (), db_schema=args.get("db_schema"))
+        return commands.schema(project, tables=args.get("tables") or (), db_schema=args.get("db_schema"), at=args.get("at"))
+    if name == "diff":
+        project.require()
+        return commands.diff(project, args["start"], args["end"], sql=args["sql"])
+    if name == "squash":
+        project.require()
+        return commands.squash(project, args["rev_range"], args.get("message"), accept_data_code=args.get("accept_data_code", False))
+    if name == "test":
+        project.require()
+        named = args.get("metadata")
+        metadata = resolve_metadata(named, namespace) if named is not None else None
+        return commands.test(project, args.get("rev_range"), metadata=metadata)
     if name in ("upgrade", "downgrade"):
         fn = getattr(commands, name)
         return fn(project, args["revision"], sql=args["sql"], tag=args["tag"], preview=args.pop("preview", False), schema=show_schema, progress=progress)
@@ -335,7 +369,7 @@ def _run(
         if named is not None or (namespace is not None and "target_metadata" in namespace):
             if name == "check" or args.get("autogenerate"):
                 args["metadata"] = resolve_metadata(named, namespace)
-    return getattr(commands, name)(project, **{k: v for k, v in args.items() if k not in ("preview", "tables", "db_schema", "engine")})
+    return getattr(commands, name)(project, **{k: v for k, v in args.items() if k not in ("preview", "tables", "db_schema", "at", "engine")})
 
 
 _ALEMBIC_COMMANDS = frozenset(

@@ -247,6 +247,26 @@ class Project:
         self._dispose_engine()
         self._apply_override()
 
+    def elsewhere(self, target: Any) -> Project:
+        """This project (its files, section and ``-x`` options) on another database, for this kernel only.
+
+        The copy has a config and an engine of its own, so nothing it does reaches this project's
+        database or its in-memory settings; it reads the same revision files. Close it when done.
+        """
+        other = Project.__new__(Project)
+        other.__dict__.update(self.__dict__)
+        other._config = other._config_key = other._override = other._engine = other._engine_url = other._env_url = None
+        from ._cache import ScriptCache
+
+        other._scripts = ScriptCache()
+        other._config_named = True
+        other.use(target)
+        return other
+
+    def close(self) -> None:
+        """Release this project's database connections (the engine is made again when needed)."""
+        self._dispose_engine()
+
     @property
     def connected(self) -> bool:
         """True when ``connect`` pointed this project at a database of its own choosing."""
@@ -571,11 +591,25 @@ class Project:
         self.require()
         return commands.graph(self, rev_range, **options)
 
-    def schema(self, tables: Sequence[str] = (), db_schema: str | None = None) -> Any:
-        """A snapshot of the database's tables (see :func:`nbmigrate.commands.schema`)."""
+    def schema(self, tables: Sequence[str] = (), db_schema: str | None = None, at: str | None = None) -> Any:
+        """A snapshot of the database's tables, or of the schema ``at`` a revision (see :func:`nbmigrate.commands.schema`)."""
         from . import commands
 
-        return commands.schema(self, tables, db_schema)
+        return commands.schema(self, tables, db_schema, at)
+
+    def diff(self, start: str, end: str, sql: bool = False) -> Any:
+        """The schema between two points of history (see :func:`nbmigrate.commands.diff`)."""
+        from . import commands
+
+        self.require()
+        return commands.diff(self, start, end, sql=sql)
+
+    def test(self, rev_range: str | None = None, metadata: Any = None) -> Any:
+        """The round-trip check of every revision on a scratch database (see :func:`nbmigrate.commands.test`)."""
+        from . import commands
+
+        self.require()
+        return commands.test(self, rev_range, metadata=metadata)
 
     # -- internals -----------------------------------------------------------------------
 

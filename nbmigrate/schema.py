@@ -182,6 +182,8 @@ class Snapshot:
     # The names asked for with ``tables=``; None when the whole schema was reflected.
     requested: tuple[str, ...] | None = None
     row_counts: bool = True
+    # Where the schema comes from when it is not the database's own now (``at 0002``: replayed).
+    note: str = ""
 
     @property
     def missing(self) -> list[str]:

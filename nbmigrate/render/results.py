@@ -359,6 +359,15 @@ def _failure_text(report: FailureReport) -> str:
     return failure_summary(report)
 
 
+def _timeline() -> tuple[list[tuple[type, Callable[[Any], str]]], list[tuple[type, Callable[[Any], str]]]]:
+    from ..timeline.at import HistoryDiff
+    from ..timeline.roundtrip import RoundTripResult
+    from .timeline import history_diff_html, history_diff_text, round_trip_html, round_trip_text
+
+    return [(HistoryDiff, history_diff_html), (RoundTripResult, round_trip_html)], [
+        (HistoryDiff, history_diff_text), (RoundTripResult, round_trip_text)]
+
+
 _HTML: list[tuple[type, Callable[[Any], str]]] = [
     (HistoryResult, _history_html),
     (CurrentResult, _current_html),
@@ -383,3 +392,4 @@ _TEXT: list[tuple[type, Callable[[Any], str]]] = [
     (ConnectResult, _connect_text),
     (HelpResult, _help_text),
 ]
+_HTML[:0], _TEXT[:0] = _timeline()

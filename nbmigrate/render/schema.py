@@ -141,7 +141,8 @@ def _field_changes(change: ColumnChange | ColumnRename) -> str:
 
 def _snapshot_meta(snap: Snapshot) -> str:
     where = f"schema {snap.schema} · " if snap.schema else ""
-    return f"{snap.dialect} · {where}{_plural(len(snap.tables), 'table')}"
+    note = f" · {snap.note}, replayed on a scratch database" if snap.note else ""
+    return f"{snap.dialect} · {where}{_plural(len(snap.tables), 'table')}{note}"
 
 
 def table_html(t: Table) -> str:

@@ -1,0 +1,168 @@
+"""Scratch databases, and revision steps replayed on them through the project's own ``env.py``.
+
+A replay is one run of ``env.py``, as ``alembic upgrade`` makes it (``EnvironmentContext`` +
+``ScriptDirectory.run_env``), whose migration function hands Alembic ``RevisionStep`` objects one
+at a time: between two steps the plan (a generator) reads the scratch database through the
+migration's own connection, so a whole stairway (up, down, up for every revision) costs one
+start of ``env.py``. Alembic applies each step and keeps the version table itself.
+
+Before anything runs, ``env.py`` is run once as ``alembic current`` runs it (nothing is written)
+to check that it connects where nbmigrate points it: an env.py that takes its database from
+elsewhere (an application's engine) is refused, so a replay can never touch the user's database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NbmigrateError
+
+if TYPE_CHECKING:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import URL
+
+    from ..project import Project
+    from ..schema import Snapshot
+
+# A plan yields (revision id, is_upgrade) pairs; it may read the database between them. It runs
+# in nbmigrate's worker thread (see nbmigrate._runtime), so it makes no other nbmigrate call.
+Plan = Callable[["Probe"], Iterator[tuple[str, bool]]]
+
+
+class ScratchRefused(NbmigrateError):
+    """The project cannot be replayed on a scratch database (its env.py connects elsewhere)."""
+
+
+@contextlib.contextmanager
+def scratch_database(project: Project) -> Iterator[URL]:
+    """A new, empty database of the project's dialect, removed afterwards.
+
+    SQLite: a file in a temporary folder. PostgreSQL, MySQL/MariaDB: ``CREATE DATABASE`` on the
+    project's server with the project's credentials, dropped at the end (the role needs that
+    privilege; the message says so when it lacks it).
+    """
+    from sqlalchemy.engine import make_url
+
+    url = project.engine().url
+    if url.get_backend_name() == "sqlite":
+        folder = tempfile.mkdtemp(prefix="nbmigrate-scratch-")
+        try:
+            yield make_url(f"sqlite:///{Path(folder) / 'scratch.db'}")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    yield from _server_database(project, url)
+
+
+def _server_database(project: Project, url: URL) -> Iterator[URL]:
+    import sqlalchemy as sa
+
+    name = f"nbmigrate_scratch_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        except sa.exc.DBAPIError as exc:
+            raise ScratchRefused(project.redact(
+                f"nbmigrate replays the history on a scratch database, and could not create one on "
+                f"{project.display_url} ({str(exc.orig).strip().splitlines()[0]}). Grant the role CREATE DATABASE "
+                "(PostgreSQL: CREATEDB), or `%migrate connect` a SQLite file to see a SQLite schema."
+            )) from None
+        try:
+            yield url.set(database=name)
+        finally:
+            with admin.connect() as conn:
+                if url.get_backend_name() == "postgresql" and conn.dialect.server_version_info >= (13,):
+                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                else:
+                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+    finally:
+        admin.dispose()
+
+
+class Probe:
+    """What a plan may do between two steps: read the scratch database through the run's connection."""
+
+    def __init__(self, context: MigrationContext, project: Project) -> None:
+        self.context = context
+        self._project = project
+
+    @property
+    def connection(self) -> Any:
+        """The migration's own connection (inside its transaction, where there is one)."""
+        return self.context.connection
+
+    def snapshot(self) -> Snapshot:
+        """The scratch database's schema now, as ``%migrate schema`` reads it."""
+        from ..schema import snapshot
+
+        return snapshot(
+            self.context.connection,
+            version_table=self._project.version_table,
+            version_table_schema=self._project.version_table_schema,
+        )
+
+
+def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> Project:
+    """Run ``plan``'s steps on the scratch database at ``url`` in one run of ``env.py``.
+
+    Returns the project pointed at the scratch database (still open: the caller may read it
+    before the database goes away; close it). Errors come translated, as from ``%migrate``.
+    """
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.runtime.migration import RevisionStep
+
+    from .. import commands
+
+    scratch = project.elsewhere(url)
+    try:
+        _check_connects_to(scratch, script, url)
+
+        def steps(heads: Any, context: MigrationContext) -> Iterator[Any]:
+            # Alembic asks for the next step only once the previous one is applied and recorded.
+            for revision, is_upgrade in plan(Probe(context, scratch)):
+                yield RevisionStep(script.revision_map, script.get_revision(revision), is_upgrade)
+
+        def run() -> None:
+            with EnvironmentContext(scratch.config, script, fn=steps):
+                script.run_env()
+
+        commands._call(scratch, commands._with_connection(scratch, run, needs_db=True))
+    except BaseException:
+        scratch.close()
+        raise
+    return scratch
+
+
+def _check_connects_to(scratch: Project, script: ScriptDirectory, url: URL) -> None:
+    """Refuse an env.py that does not connect to the scratch database (nothing is written to find out)."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    from .. import commands
+
+    found: list[Any] = []
+
+    def connected(heads: Any, context: MigrationContext) -> list[Any]:
+        found.append(context.connection.engine.url)
+        return []
+
+    def ask() -> None:
+        with EnvironmentContext(scratch.config, script, fn=connected, dont_mutate=True):
+            script.run_env()
+
+    commands._call(scratch, commands._with_connection(scratch, ask, needs_db=True))
+    if not found or found[0].database != url.database or found[0].get_backend_name() != url.get_backend_name():
+        env = Path(script.env_py_location).name
+        raise ScratchRefused(
+            f"This project's {env} connects to a database of its own choosing, not to the one nbmigrate "
+            "gives it (config.attributes['connection'] or sqlalchemy.url), so nbmigrate cannot replay its "
+            "history on a scratch database. Nothing was run."
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..erd import ErdResult
 from ..results import (
     ConnectResult,
     CurrentResult,
@@ -23,6 +24,7 @@ from ..results import (
 from ..masking import mask
 from ..project import relative_path
 from ._html import code, details, esc, prose, span, table, title, wrap
+from .erd import erd_html, erd_text
 
 STATE_MARK = {"current": "◉", "applied": "●", "pending": "○", "unknown": "?", "": " "}
 
@@ -379,6 +381,7 @@ _HTML: list[tuple[type, Callable[[Any], str]]] = [
     (TextResult, _text_html),
     (ConnectResult, _connect_html),
     (HelpResult, _help_html),
+    (ErdResult, erd_html),
 ]
 _TEXT: list[tuple[type, Callable[[Any], str]]] = [
     (HistoryResult, _history_text),
@@ -391,5 +394,6 @@ _TEXT: list[tuple[type, Callable[[Any], str]]] = [
     (TextResult, _text_text),
     (ConnectResult, _connect_text),
     (HelpResult, _help_text),
+    (ErdResult, erd_text),
 ]
 _HTML[:0], _TEXT[:0] = _timeline()

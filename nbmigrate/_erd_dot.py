@@ -81,12 +81,14 @@ def _label(table: ErdTable) -> str:
         if col.status:
             name = f"{SYMBOL[col.status]} {name}"
         kind = _h(_clip(col.note or col.type))
+        # Graphviz refuses an empty <font></font> (a stub's column has no type to show).
+        kind_cell = f'<font color="{MUTED}">{kind}</font>' if kind else ""
         marks = " ".join(
             f'<font color="{STATUS_STYLE[s]["text"]}">{SYMBOL[s]}{m}</font>' if s else m for m, s in col.marks
         )
         rows.append(
             f'<tr><td port="{column_port(col.name, "w")}" align="left"{fill}>{name}</td>'
-            f'<td align="left"{fill}><font color="{MUTED}">{kind}</font></td>'
+            f'<td align="left"{fill}>{kind_cell}</td>'
             f'<td port="{column_port(col.name, "e")}" align="left"{fill}>{marks}</td></tr>'
         )
     return (

@@ -130,6 +130,23 @@ def record(
         _warn([f"Could not record the applied revision files in {TABLE}: {_first_line(project.redact, exc)}"])
 
 
+def rerecord(project: Project, conn: Connection, script: ScriptDirectory, revision: str) -> None:
+    """Record ``revision``'s file anew where this database applied it (a squash replaced the file, proved equal)."""
+    if not enabled(project, script):
+        return
+    from sqlalchemy import inspect, select
+
+    table = _table(project.version_table_schema)
+    try:
+        with conn.begin():
+            if inspect(conn).has_table(TABLE, schema=table.schema) and conn.execute(
+                select(table.c.revision).where(table.c.revision == revision)
+            ).first():
+                _write(conn, table, script, project.ini_path.parent, set(), {revision})
+    except Exception as exc:
+        _warn([f"Could not record the squashed revision's file in {TABLE}: {_first_line(project.redact, exc)}"])
+
+
 @contextlib.contextmanager
 def recorded(config: Config, script: ScriptDirectory, context: MigrationContext) -> Iterator[None]:
     """Record what the block applies and forget what it un-applies: for an ``env.py`` run by others.

@@ -1414,6 +1414,15 @@ def test(project: Project, rev_range: str | None = None, *, metadata: Any = None
     return round_trip(project, rev_range, metadata=metadata)
 
 
+def erd(project: Project, tables: Sequence[str] = (), at: str | None = None, engine: str | None = None) -> Any:
+    """An ER diagram of the database's tables (or of the schema ``at`` a revision), drawn by graphviz."""
+    from .erd import erd as draw
+
+    snap = schema(project, tables, at=at)
+    value, _ = _call(project, lambda: draw(snap, tables=list(tables) or None, engine=engine or "graphviz-pure"))
+    return value
+
+
 def squash(project: Project, rev_range: str, message: str | None = None, accept_data_code: bool = False) -> Any:
     """Replace the revisions after A up to B (``A:B``) by one revision, proved on scratch databases."""
     from .timeline.squash import squash as run

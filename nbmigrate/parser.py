@@ -56,7 +56,11 @@ def squash(config: Any, rev_range: str, message: str | None = None) -> None:
     """Replace the revisions after A up to B (a range A:B) by one revision with B's id, proved equal on scratch databases."""
 
 
-_OWN_VERBS = (connect, graph, schema, diff, test, squash)
+def erd(config: Any) -> None:
+    """Draw the database's tables (or the schema at a revision, --at) as an ER diagram: columns, keys, foreign keys."""
+
+
+_OWN_VERBS = (connect, graph, schema, diff, test, squash, erd)
 _COMMANDS: set[str] = set()
 
 
@@ -69,6 +73,9 @@ def _build() -> argparse.ArgumentParser:
     choices: dict[str, argparse.ArgumentParser] = cli.subparsers.choices  # type: ignore[assignment]
     choices["schema"].add_argument("tables", nargs="*", help="only these tables")
     choices["schema"].add_argument("--db-schema", dest="db_schema", help="database schema (PostgreSQL), default: the default schema")
+    choices["erd"].add_argument("tables", nargs="*", help="only these tables (and stubs of the tables they refer to)")
+    choices["erd"].add_argument("--at", metavar="REV", help="the schema at this revision, replayed on a scratch database")
+    choices["erd"].add_argument("--engine", choices=["graphviz-pure", "dot"], help="graphviz program that lays the diagram out")
     choices["schema"].add_argument("--at", metavar="REV", help="the schema at this revision (any target: head, -1, current, ...), replayed on a scratch database")
     choices["squash"].add_argument(
         "--accept-data-code", dest="accept_data_code", action="store_true",
@@ -344,6 +351,9 @@ def _run(
     if name == "diff":
         project.require()
         return commands.diff(project, args["start"], args["end"], sql=args["sql"])
+    if name == "erd":
+        project.require()
+        return commands.erd(project, args.get("tables") or (), at=args.get("at"), engine=args.get("engine") or defaults.get("graph_engine"))
     if name == "squash":
         project.require()
         return commands.squash(project, args["rev_range"], args.get("message"), accept_data_code=args.get("accept_data_code", False))

@@ -7,11 +7,16 @@ The text lists each table's columns and then the foreign key edges, with the sam
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nbmigrate.erd import SYMBOL, Diagram, ErdResult, ErdTable
 from nbmigrate.masking import mask
-from nbmigrate.render._html import title
+from nbmigrate.render._html import details, title
 
-__all__ = ["erd_html", "erd_summary", "erd_text"]
+if TYPE_CHECKING:
+    from nbmigrate.schema import SchemaDiff
+
+__all__ = ["changes_html", "erd_html", "erd_summary", "erd_text"]
 
 _STYLE = """<style>
 .nbm .nbm-erd-svg{overflow:auto;max-width:100%;max-height:80vh;border:1px solid #8c959f;padding:4px}
@@ -86,3 +91,16 @@ def erd_text(result: ErdResult) -> str:
         lines.append("  foreign keys:")
         lines.extend(f"{_mark(e.status)}   {e.describe()}" for e in shown.edges)
     return mask("\n".join(lines))
+
+
+def changes_html(d: SchemaDiff) -> str:
+    """The diagram of the tables a diff touches, changes marked, for before/after results; "" if it cannot be drawn."""
+    from ..errors import NbmigrateError
+    from ..erd import erd
+
+    touched = sorted({*d.added_tables, *d.removed_tables, *d.changed_tables})
+    try:
+        drawn = erd(d.after, tables=touched, before=d.before)
+    except NbmigrateError:  # no graphviz program here: the tables above say it all
+        return ""
+    return details(f"diagram ({_plural(len(touched), 'table')} changed)", f'{_STYLE}<div class="nbm-erd-svg">{mask(drawn.svg)}</div>', open_=True)

@@ -364,10 +364,12 @@ def _failure_text(report: FailureReport) -> str:
 def _timeline() -> tuple[list[tuple[type, Callable[[Any], str]]], list[tuple[type, Callable[[Any], str]]]]:
     from ..timeline.at import HistoryDiff
     from ..timeline.roundtrip import RoundTripResult
-    from .timeline import history_diff_html, history_diff_text, round_trip_html, round_trip_text
+    from ..timeline.squash import SquashResult
+    from . import timeline as t
 
-    return [(HistoryDiff, history_diff_html), (RoundTripResult, round_trip_html)], [
-        (HistoryDiff, history_diff_text), (RoundTripResult, round_trip_text)]
+    html = [(HistoryDiff, t.history_diff_html), (RoundTripResult, t.round_trip_html), (SquashResult, t.squash_html)]
+    text = [(HistoryDiff, t.history_diff_text), (RoundTripResult, t.round_trip_text), (SquashResult, t.squash_text)]
+    return html, text
 
 
 _HTML: list[tuple[type, Callable[[Any], str]]] = [

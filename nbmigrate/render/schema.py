@@ -326,6 +326,10 @@ def diff_section_html(d: SchemaDiff) -> str:
     if d.version_changed:
         line = f"{d.after.version_table_name}: {_versions(d.before.version_table)} → {_versions(d.after.version_table)}"
         parts.append(f'<div class="nbm-meta">{esc(line)}</div>')
+    if not d.is_empty:
+        from .erd import changes_html
+
+        parts.append(changes_html(d))
     return "".join(parts)
 
 

@@ -10,6 +10,7 @@ from ._html import code, details, esc, prose, span, table, title
 if TYPE_CHECKING:
     from ..timeline.at import HistoryDiff
     from ..timeline.roundtrip import RoundTripResult, StepCheck
+    from ..timeline.squash import SquashResult
 
 
 def history_diff_html(result: HistoryDiff) -> str:
@@ -78,4 +79,32 @@ def round_trip_text(result: RoundTripResult) -> str:
     for s in result.failures:
         if s.diff is not None:
             lines += [f"{s.revision}: expected → what the step left", render_diff_text(s.diff)]
+    return "\n".join(lines)
+
+
+def squash_html(result: SquashResult) -> str:
+    """The new revision's file, what it replaced, the proof, and what migrated databases need."""
+    parts = [title(f"Squashed into {result.revision}", meta=f"{len(result.replaced)} revisions → 1 · proved on a scratch database")]
+    parts.append(f"<div>replaces {esc(', '.join(result.replaced))}; down revision {esc(result.down_revision or 'base')}</div>")
+    parts.append(f"<div>{span('✓ proved', 'nbm-ok')}: the new history gives the same schema at {esc(result.revision)}, "
+                 f"and its downgrade the same schema at {esc(result.down_revision or 'base')}</div>")
+    if result.data_code:
+        items = "".join(f"<li><code>{esc(d.revision)}</code> line {d.line}: <code>{esc(d.code)}</code></li>" for d in result.data_code)
+        parts.append(f'<div class="nbm-warn">⚠ carry over by hand (listed in the new file): <ul>{items}</ul></div>')
+    parts.append(f'<div class="nbm-meta">{prose(result.advice)}</div>')
+    parts.append(details(f"{relative_path(result.path)}", code(result.source, "python"), open_=True))
+    if result.removed_files:
+        parts.append(details("removed files", "".join(f"<div><code>{esc(relative_path(p))}</code></div>" for p in result.removed_files)))
+    return "".join(parts)
+
+
+def squash_text(result: SquashResult) -> str:
+    """The same, as plain text."""
+    lines = [
+        f"Squashed {', '.join(result.replaced)} into {result.revision} (down revision {result.down_revision or 'base'}); "
+        "proved on a scratch database: same schema after it, and after its downgrade.",
+        f"wrote {relative_path(result.path)}; removed {', '.join(relative_path(p) for p in result.removed_files)}",
+    ]
+    lines += [f"carry over by hand: {d.revision} line {d.line}: {d.code}" for d in result.data_code]
+    lines.append(result.advice)
     return "\n".join(lines)

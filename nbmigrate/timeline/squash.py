@@ -234,6 +234,7 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
         shutil.rmtree(backup, ignore_errors=True)
         raise
     shutil.rmtree(backup, ignore_errors=True)
+    _rerecord(project, b)
     return SquashResult(
         command="squash", revision=b, down_revision=a, path=str(written),
         source=project.redact(written.read_text(encoding="utf-8")), replaced=chain,
@@ -266,6 +267,18 @@ def _prove(project: Project, want_a: Any, want_b: Any, a: str | None, b: str) ->
                 f"The squash could not be proved: the schema {where} differs from the chain's. The chain's files were "
                 "put back; nothing changed.", diff(want, seen[name]),
             )
+
+
+def _rerecord(project: Project, b: str) -> None:
+    """A database that applied ``b`` keeps a checksum of its old file: the new file, proved equal, replaces it."""
+    from .. import checksums
+
+    script = script_of(project)
+    try:
+        with project.connection() as conn:
+            checksums.rerecord(project, conn, script, b)
+    except NbmigrateError:  # no database to connect to: nothing recorded there
+        pass
 
 
 def _advice(project: Project, chain: list[str], b: str) -> str:

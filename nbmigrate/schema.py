@@ -373,19 +373,32 @@ def _build_table(
     )
 
 
-def _count(conn: Connection, table: Table, schema: str | None) -> Table:
-    """Row count and per-column non-null counts of one table, in one query."""
+# Tables counted per statement: one round trip for many tables (a query per table cost more than
+# the counting on small tables), well below SQLite's 500 terms of a compound SELECT.
+_COUNT_CHUNK = 100
+
+
+def _counted(conn: Connection, tables: list[Table], schema: str | None) -> list[Table]:
+    """Row counts and per-column non-null counts of ``tables``, a ``UNION ALL`` of one row per table."""
     # SQL text quoted by the dialect's own preparer, run the way SQLAlchemy runs compiled SQL
     # (with a parameter collection, so "%" doubled for pyformat drivers comes out single).
     # Compiling an expression per table cost several times the queries themselves.
-    quote = conn.dialect.identifier_preparer.quote
-    target = quote(table.name)
-    if schema is not None:
-        target = f"{conn.dialect.identifier_preparer.quote_schema(schema)}.{target}"
-    counts = "".join(f", COUNT({quote(c.name)})" for c in table.columns)
-    total, *non_null = conn.exec_driver_sql(f"SELECT COUNT(*){counts} FROM {target}").one()
-    columns = tuple(replace(c, non_null=int(n)) for c, n in zip(table.columns, non_null, strict=True))
-    return replace(table, columns=columns, row_count=int(total))
+    preparer = conn.dialect.identifier_preparer
+    prefix = f"{preparer.quote_schema(schema)}." if schema is not None else ""
+    done: list[Table] = []
+    for start in range(0, len(tables), _COUNT_CHUNK):
+        chunk = tables[start : start + _COUNT_CHUNK]
+        width = max(len(t.columns) for t in chunk)
+        selects = []
+        for i, table in enumerate(chunk):
+            counts = [f"COUNT({preparer.quote(c.name)})" for c in table.columns] + ["NULL"] * (width - len(table.columns))
+            selects.append(f"SELECT {i}, COUNT(*){''.join(', ' + c for c in counts)} FROM {prefix}{preparer.quote(table.name)}")
+        rows = {row[0]: row[1:] for row in conn.exec_driver_sql(" UNION ALL ".join(selects)).all()}
+        for i, table in enumerate(chunk):
+            total, *non_null = rows[i]
+            columns = tuple(replace(c, non_null=int(n)) for c, n in zip(table.columns, non_null))
+            done.append(replace(table, columns=columns, row_count=int(total)))
+    return done
 
 
 def _version_rows(conn: Connection, name: str, schema: str | None) -> tuple[str, ...]:
@@ -556,9 +569,9 @@ def snapshot(
                 info["get_multi_check_constraints"].get(name, []),
                 info["get_multi_table_comment"].get(name),
             )
-            if row_counts:
-                table = _count(conn, table, schema)
             built[name] = table
+        if row_counts and built:
+            built = {t.name: t for t in _counted(conn, list(built.values()), schema)}
         exists = version_table in available if in_reflected else insp.has_table(version_table, version_table_schema)
         versions = _version_rows(conn, version_table, version_table_schema) if exists else None
     return Snapshot(

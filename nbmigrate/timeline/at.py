@@ -251,3 +251,9 @@ def _sql_between(project: Project, a: Point, b: Point) -> str:
     if b.applied <= a.applied:
         return commands.downgrade(project, f"{low}:{high}", sql=True).sql
     raise BadArguments(f"--sql needs one point below the other, and {a.label} and {b.label} are on different branches.")
+
+
+def forget() -> None:
+    """Drop every schema built so far (the next request replays again); revision file changes do this by themselves."""
+    with _GUARD:
+        _SCHEMAS.clear()

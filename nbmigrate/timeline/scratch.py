@@ -6,9 +6,11 @@ at a time: between two steps the plan (a generator) reads the scratch database t
 migration's own connection, so a whole stairway (up, down, up for every revision) costs one
 start of ``env.py``. Alembic applies each step and keeps the version table itself.
 
-Before anything runs, ``env.py`` is run once as ``alembic current`` runs it (nothing is written)
-to check that it connects where nbmigrate points it: an env.py that takes its database from
-elsewhere (an application's engine) is refused, so a replay can never touch the user's database.
+The run is made as ``alembic current`` makes it (``dont_mutate``: Alembic creates no version table
+by itself), and the migration function first checks that env.py connected where nbmigrate
+pointed it: an env.py that takes its database from elsewhere (an application's engine) is
+refused before anything is written, so a replay never touches the user's database. Only then is
+the version table made (``MigrationContext.stamp(script, "base")``) and the first step handed over.
 """
 
 from __future__ import annotations
@@ -123,46 +125,32 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
     from .. import commands
 
     scratch = project.elsewhere(url)
+    elsewhere: list[Any] = []
     try:
-        _check_connects_to(scratch, script, url)
 
         def steps(heads: Any, context: MigrationContext) -> Iterator[Any]:
+            found = context.connection.engine.url
+            if found.get_backend_name() != url.get_backend_name() or found.database != url.database:
+                elsewhere.append(found)  # not the scratch database: run nothing there, write nothing
+                return
+            context.stamp(script, "base")  # the version table (dont_mutate below: made only here)
             # Alembic asks for the next step only once the previous one is applied and recorded.
             for revision, is_upgrade in plan(Probe(context, scratch)):
                 yield RevisionStep(script.revision_map, script.get_revision(revision), is_upgrade)
 
         def run() -> None:
-            with EnvironmentContext(scratch.config, script, fn=steps):
+            with EnvironmentContext(scratch.config, script, fn=steps, dont_mutate=True):
                 script.run_env()
 
         commands._call(scratch, commands._with_connection(scratch, run, needs_db=True))
+        if elsewhere:
+            env = Path(script.env_py_location).name
+            raise ScratchRefused(
+                f"This project's {env} connects to a database of its own choosing, not to the one nbmigrate "
+                "gives it (config.attributes['connection'] or sqlalchemy.url), so nbmigrate cannot replay its "
+                "history on a scratch database. Nothing was run."
+            )
     except BaseException:
         scratch.close()
         raise
     return scratch
-
-
-def _check_connects_to(scratch: Project, script: ScriptDirectory, url: URL) -> None:
-    """Refuse an env.py that does not connect to the scratch database (nothing is written to find out)."""
-    from alembic.runtime.environment import EnvironmentContext
-
-    from .. import commands
-
-    found: list[Any] = []
-
-    def connected(heads: Any, context: MigrationContext) -> list[Any]:
-        found.append(context.connection.engine.url)
-        return []
-
-    def ask() -> None:
-        with EnvironmentContext(scratch.config, script, fn=connected, dont_mutate=True):
-            script.run_env()
-
-    commands._call(scratch, commands._with_connection(scratch, ask, needs_db=True))
-    if not found or found[0].database != url.database or found[0].get_backend_name() != url.get_backend_name():
-        env = Path(script.env_py_location).name
-        raise ScratchRefused(
-            f"This project's {env} connects to a database of its own choosing, not to the one nbmigrate "
-            "gives it (config.attributes['connection'] or sqlalchemy.url), so nbmigrate cannot replay its "
-            "history on a scratch database. Nothing was run."
-        )

@@ -19,6 +19,7 @@ Usage: ``python benchmarks/bench_timeline.py [--revisions 300] [--repeat 5] [--j
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -38,6 +39,7 @@ import bench_commands  # noqa: E402
 
 
 def _timed(fn: Callable[[], Any]) -> float:
+    gc.collect()  # each contender starts with the same heap to collect
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start

@@ -53,6 +53,7 @@ for _path in (HERE.parent, HERE):  # this checkout's nbmigrate, then the benchma
 import bench_commands  # noqa: E402
 import bench_graph  # noqa: E402
 import bench_schema  # noqa: E402
+import bench_timeline  # noqa: E402
 
 SHAPES = bench_graph.SHAPES
 MODES: dict[str, dict[str, Any]] = {
@@ -66,6 +67,7 @@ MODES: dict[str, dict[str, Any]] = {
         "cli_repeat": 3,
         "graph": ([100, 1000, 3000], list(SHAPES), 3),
         "schema": (500, 20, 3),
+        "timeline": (300, 9),
         "startup_repeat": 7,
     },
     "quick": {
@@ -76,6 +78,7 @@ MODES: dict[str, dict[str, Any]] = {
         "cli_repeat": 2,
         "graph": ([100, 1000], ["linear"], 1),
         "schema": (500, 20, 1),
+        "timeline": (300, 3),
         "startup_repeat": 3,
     },
 }
@@ -90,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a PostgreSQL server to create scratch databases on (default: $NBMIGRATE_TEST_POSTGRESQL_URL)",
     )
     parser.add_argument("--no-postgresql", action="store_true", help="SQLite only, even when a PostgreSQL URL is set")
-    parser.add_argument("--skip", default="", help="sections to leave out: reads,migrate,graph,schema,startup")
+    parser.add_argument("--skip", default="", help="sections to leave out: reads,migrate,graph,schema,timeline,startup")
     parser.add_argument("--sizes", default="", help="only these history sizes, e.g. 1000 or 1000,3000")
     args = parser.parse_args(argv)
 
@@ -131,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tables, columns, repeat = settings["schema"]
         _say(f"schema: snapshot vs MetaData.reflect ({tables} tables x {columns} columns, {'SQLite, PostgreSQL' if pg else 'SQLite'})")
         out["schema"] = bench_schema.run(tables, columns, repeat)
+    if "timeline" not in skip:
+        revisions, repeat = settings["timeline"]
+        _say(f"timeline: the schema at head of {revisions} revisions vs Alembic's upgrade head")
+        out["timeline"] = bench_timeline.measure(revisions, repeat)
     if "startup" not in skip:
         _say("start-up: %load_ext nbmigrate vs import alembic, sqlalchemy")
         with bench_commands.startup_project() as project:
@@ -204,6 +211,11 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     for row in out.get("schema", []):
         add(f"snapshot / MetaData.reflect(), {row['tables']} tables x {row['columns']} columns, {row['backend']}",
             row["ratio"], 1.0, at_least=False, unit="")
+    timeline = out.get("timeline")
+    add("schema at head, 300 revisions, built / alembic upgrade head on an empty file",
+        timeline["build / alembic upgrade head"] if timeline else None, 1.2, at_least=False, unit="")
+    add("warm %migrate schema --at, a revision already built (ms)", timeline["warm schema --at (ms)"] if timeline else None, 10,
+        at_least=False, unit=" ms")
     for row in out.get("graph", []):
         if row["revisions"] in (1000, 3000):
             add(f"graph build+DOT+SVG / Alembic's load, {row['revisions']} {row['shape']} (reported)",

@@ -383,3 +383,14 @@ _TEXT: list[tuple[type, Callable[[Any], str]]] = [
     (ConnectResult, _connect_text),
     (HelpResult, _help_text),
 ]
+
+
+def _lint() -> tuple[list[tuple[type, Callable[[Any], str]]], list[tuple[type, Callable[[Any], str]]]]:
+    from ..lint.report import LintResult
+    from .lint import lint_html, lint_text
+
+    return [(LintResult, lint_html)], [(LintResult, lint_text)]
+
+
+_lint_html, _lint_text = _lint()
+_HTML[:0], _TEXT[:0] = _lint_html, _lint_text

@@ -156,7 +156,7 @@ def _alter_command(words: list[str], upper: list[str], dialect: str) -> Action:
     if tail[:1] in (["MODIFY"], ["CHANGE"]):
         return _mysql_modify(table, words[i + 1:], dialect)
     if "USING" in tail and "INDEX" in tail and "ADD" in tail:
-        kind = "primary key" if "PRIMARY" in tail else "unique"
+        kind = "primary key" if any("PRIMARY" in w for w in tail) else "unique"  # sqlglot's token is "PRIMARY KEY"
         name = words[i + 1 + tail.index("CONSTRAINT") + 1] if "CONSTRAINT" in tail else None
         return Action("add_constraint", table=table, constraint=name, constraint_kind=kind, detail="USING INDEX")
     if tail[:3] in (["CONVERT", "TO", "CHARACTER"],) or tail[:1] in (["ENGINE"], ["FORCE"]):

@@ -70,7 +70,9 @@ class Rule:
         return tuple(self.effects) or DIALECTS
 
     def effect(self, dialect: str, version: tuple[int, ...] | None = None) -> Effect | None:
-        """The effect on ``dialect`` at server ``version`` (``None``: the newest releases)."""
+        """The effect on ``dialect`` at server ``version`` (``None``: the newest releases); ``None``: no such rule there."""
+        if not self.effects:
+            return _NO_LOCK  # the linter's own rules hold everywhere and take no lock
         found = None
         for candidate in sorted(self.effects.get(dialect, ()), key=lambda e: e.since):
             if version is None or tuple(version) >= candidate.since:
@@ -80,6 +82,9 @@ class Rule:
     def recipe_for(self, dialect: str) -> str:
         """The safe recipe on ``dialect``."""
         return self.recipes.get(dialect, self.recipe)
+
+
+_NO_LOCK = Effect("")
 
 
 def _mysql(*effects: Effect) -> dict[str, tuple[Effect, ...]]:
@@ -201,8 +206,7 @@ RULES: tuple[Rule, ...] = (
          "Code that assumes the column always has a value (and the other services reading the table) may now get "
          "NULLs.",
          "Make sure every reader handles NULL before this is deployed, then silence it: # nbmigrate: allow NBM109",
-         {"postgresql": (Effect(ACCESS_EXCLUSIVE),), "mysql": (Effect(INPLACE, rewrites=True),),
-          "mariadb": (Effect(INSTANT),)},
+         {"postgresql": (Effect(ACCESS_EXCLUSIVE),), **_mysql(Effect(INPLACE, rewrites=True))},
          backward_incompatible=True),
     # -- indexes and constraints -------------------------------------------------------------------
     Rule("NBM201", "creating-index-non-concurrently", "error", "builds index {index} on {table}{size} while blocking writes",
@@ -288,7 +292,7 @@ RULES: tuple[Rule, ...] = (
          "TRUNCATE deletes every row under an ACCESS EXCLUSIVE lock; with CASCADE it empties every table that "
          "references it as well.",
          "Delete the rows you mean to remove with a DELETE ... WHERE in batches, outside the schema change.",
-         {"postgresql": (Effect(ACCESS_EXCLUSIVE, rewrites=True),), **_mysql(Effect(METADATA, rewrites=True))},
+         {"postgresql": (Effect(ACCESS_EXCLUSIVE),), **_mysql(Effect(METADATA))},
          backward_incompatible=True),
     # -- SQLite ----------------------------------------------------------------------------------
     Rule("NBM401", "batch-copies-table", "warning", "batch mode copies {table}{size} for {detail}",

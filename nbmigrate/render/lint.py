@@ -139,6 +139,19 @@ def rules_text(rules: Sequence[Rule]) -> str:
     return "\n".join(lines)
 
 
+class _Placeholders(dict):  # type: ignore[type-arg]
+    """Fills a template's fields with words that say what goes there (``{table}`` → ``TABLE``)."""
+
+    def __init__(self, style: str) -> None:
+        super().__init__()
+        self.style = style
+
+    def __missing__(self, key: str) -> str:
+        if key == "size":
+            return ""
+        return f"*{key}*" if self.style == "prose" else key.upper()
+
+
 def rules_markdown(rules: Sequence[Rule]) -> str:
     """The rule table as the Markdown of ``docs/lint.md``: each rule's message, explanation, effects and recipe."""
     out = [
@@ -152,7 +165,8 @@ def rules_markdown(rules: Sequence[Rule]) -> str:
         "| code | name | severity | message |",
         "|---|---|---|---|",
     ]
-    out += [f"| {r.code} | {r.name} | {r.severity} | {r.message.replace('|', '/')} |" for r in rules]
+    prose, code_words = _Placeholders("prose"), _Placeholders("code")
+    out += [f"| {r.code} | {r.name} | {r.severity} | {r.message.format_map(prose).replace('|', '/')} |" for r in rules]
     for r in rules:
         out += ["", f"## {r.code} {r.name}", "", f"Severity: {r.severity}."
                 + (" Breaks application code that is still running." if r.backward_incompatible else ""), "",
@@ -160,7 +174,7 @@ def rules_markdown(rules: Sequence[Rule]) -> str:
         effects = _effects(r)
         if effects:
             out += [f"- {line}" for line in effects] + [""]
-        out += ["Safe recipe:", "", "```python", r.recipe, "```"]
+        out += ["Safe recipe:", "", "```python", r.recipe.format_map(code_words), "```"]
         for dialect, recipe in r.recipes.items():
-            out += ["", f"On {dialect}:", "", "```", recipe, "```"]
+            out += ["", f"On {dialect}:", "", "```", recipe.format_map(code_words), "```"]
     return "\n".join(out) + "\n"

@@ -15,13 +15,31 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from .analyze import Finding, RevisionStatements, Statement, analyse
-from .policy import Policy, read_markers, read_policy
-from .report import LintResult
-from .rules import RULES, Effect, Rule, rule
-
 if TYPE_CHECKING:
     from ..project import Project
+    from .analyze import Finding, RevisionStatements, Statement, analyse
+    from .policy import Policy, read_markers, read_policy
+    from .report import LintResult
+    from .rules import RULES, Effect, Rule, rule
+
+# Where each public name lives; imported on first use (the result class is registered for
+# rendering by nbmigrate.render.results, which must not pay for the whole linter).
+_LAZY = {
+    "Finding": "analyze", "RevisionStatements": "analyze", "Statement": "analyze", "analyse": "analyze",
+    "Policy": "policy", "read_markers": "policy", "read_policy": "policy", "LintResult": "report",
+    "RULES": "rules", "Effect": "rules", "Rule": "rules", "rule": "rules",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbmigrate.lint' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "RULES", "Effect", "Finding", "LintResult", "Policy", "RevisionStatements", "Rule", "Statement",
@@ -35,7 +53,10 @@ def lint(project: Project, rev_range: str | None = None) -> LintResult:
     ``rev_range`` is Alembic's grammar: ``base:head``, ``a:b``, or one target (``head``, ``+1``,
     ``abc123``), which means from where the database is now to there.
     """
+    from .analyze import analyse
     from .collect import collect
+    from .policy import read_policy
+    from .report import LintResult
     from .size import DatabaseFacts, riskiest_first, size_findings
 
     policy = read_policy(project)
@@ -114,7 +135,7 @@ def _range(rev_range: str | None, heads: tuple[str, ...] | None, warnings: list[
     return (heads or "base"), destination, label
 
 
-def _server(project: Project, conn: Any, policy: Policy, warnings: list[str]) -> tuple[str, tuple[int, ...] | None]:
+def _server(project: Project, conn: Any, policy: Any, warnings: list[str]) -> tuple[str, tuple[int, ...] | None]:
     """The dialect's name (``mariadb`` apart from ``mysql``) and the server version to judge for."""
     import sqlite3
 

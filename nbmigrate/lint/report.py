@@ -12,12 +12,20 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..masking import mask
 from ..results import Result
-from .analyze import Finding, RevisionStatements
-from .policy import Policy
+
+if TYPE_CHECKING:  # imported when used: rendering any result registers this class (nbmigrate.render.results)
+    from .analyze import Finding, RevisionStatements
+    from .policy import Policy
+
+
+def _default_policy() -> Policy:
+    from .policy import Policy
+
+    return Policy()
 
 
 @dataclass(repr=False)
@@ -31,7 +39,7 @@ class LintResult(Result):
     server_version: tuple[int, ...] | None
     database: str = ""
     rev_range: str = ""
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = field(default_factory=_default_policy)
     sized: bool = False  # sizes were read from the database
     output: str = ""
     warnings: list[str] = field(default_factory=list)

@@ -325,3 +325,23 @@ def test_type_changes_that_rewrite(before: str, after: str, dialect: str, flagge
 def test_raw_sql_sqlglot_cannot_read_is_reported() -> None:
     (finding,) = [f for f in _analysed(["SELEKT nonsense FROM"], "postgresql", None) if f.code == "NBM001"]
     assert finding.severity == "info" and "sqlglot cannot parse it" in finding.message
+
+
+@pytest.mark.postgresql
+def test_a_lent_connection_keeps_its_transaction(here: Path, pg_url: str) -> None:
+    """Linting over a Connection the user is in a transaction on rolls back nothing of theirs."""
+    project = base_project(pg_url)
+    write_revision(project, "t1", 'op.alter_column("orders", "zzz", type_=sa.BigInteger)')  # no such column: facts say nothing
+    engine = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("INSERT INTO items (id, order_id) VALUES (999, 1)"))
+            project.connect(conn)
+            result = lint(project)
+            assert [r.revision for r in result.revisions] == ["t1"] and result.sized
+            assert conn.in_transaction()
+            assert conn.execute(sa.text("SELECT count(*) FROM items WHERE id = 999")).scalar() == 1
+            conn.rollback()
+    finally:
+        project.disconnect()
+        engine.dispose()

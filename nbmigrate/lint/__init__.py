@@ -63,15 +63,16 @@ def lint(project: Project, rev_range: str | None = None) -> LintResult:
     warnings: list[str] = []
     with contextlib.ExitStack() as stack:
         conn = _connect(project, stack, warnings)
+        theirs = conn is not None and conn.in_transaction()  # a Connection lent mid-transaction: leave it be
         heads = _heads(project, conn, warnings)
         start, destination, label = _range(rev_range, heads, warnings)
         collection = collect(project, start, destination, label=label)
         dialect, version = _server(project, conn, policy, warnings)
-        facts = DatabaseFacts(conn, dialect) if conn is not None else None
+        facts = DatabaseFacts(conn, dialect, nested=theirs) if conn is not None else None
         findings = analyse(collection.revisions, dialect, version, facts=facts, preamble=collection.preamble,
                            disabled=policy.disable)
         findings = size_findings(findings, facts)
-        if conn is not None and conn.in_transaction():
+        if conn is not None and not theirs and conn.in_transaction():
             conn.rollback()  # the facts were read in a transaction of their own; end it (SQLite holds a lock)
     order = [r.revision for r in collection.revisions]
     return LintResult(

@@ -72,9 +72,12 @@ def _bytes(n: int) -> str:
 class DatabaseFacts(Facts):
     """The facts of one connected database, read on first use over ``conn``."""
 
-    def __init__(self, conn: Connection, dialect: str) -> None:
+    def __init__(self, conn: Connection, dialect: str, *, nested: bool = False) -> None:
         self.conn = conn
         self.dialect = dialect
+        # A connection lent in the middle of its own transaction (a Connection given to `connect`):
+        # each query in a savepoint, so that a failing one rolls back nothing of the caller's.
+        self.nested = nested
         self._columns: dict[str, dict[str, tuple[Any, bool | None]]] = {}
         self._checks: dict[str, set[str]] = {}
         self._volatile: dict[str, bool | None] = {}
@@ -100,9 +103,13 @@ class DatabaseFacts(Facts):
         if expanding:
             query = query.bindparams(*(bindparam(name, expanding=True) for name in expanding))
         try:
+            if self.nested:
+                with self.conn.begin_nested():
+                    return list(self.conn.execute(query, dict(params or {})).all())
             return list(self.conn.execute(query, dict(params or {})).all())
         except (DBAPIError, StatementError):
-            self.conn.rollback()  # a failed query ends PostgreSQL's transaction; the next one starts anew
+            if not self.nested:
+                self.conn.rollback()  # a failed query ends PostgreSQL's transaction; the next one starts anew
             return None
 
     def _row(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:

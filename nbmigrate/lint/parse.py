@@ -133,9 +133,10 @@ def _parse_error(exc: Exception) -> str:
 
 
 def _with_sql(action: Action, text: str) -> Action:
-    from dataclasses import replace
-
-    return action if action.sql else replace(action, sql=text)
+    """The action with its statement's text; set in place: the action was made just now, by this parse."""
+    if not action.sql:
+        object.__setattr__(action, "sql", text)  # dataclasses.replace would copy every field, for every action
+    return action
 
 
 def column_type(node: Any, dialect: str) -> ColType | None:

@@ -345,3 +345,21 @@ def test_a_lent_connection_keeps_its_transaction(here: Path, pg_url: str) -> Non
     finally:
         project.disconnect()
         engine.dispose()
+
+
+def test_offline_server_version_from_the_config(here: Path) -> None:
+    """With no database to ask, nbmigrate.lint.server_version says which release to judge for."""
+    project = nbmigrate.Project()
+    project.init()
+    write_revision(project, "o1", 'op.create_table("orders", sa.Column("id", sa.BigInteger, primary_key=True))')
+    write_revision(project, "o2", 'op.add_column("orders", sa.Column("n", sa.Integer, nullable=False, server_default="0"))')
+    project.use("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")  # nothing listens there: offline
+    result = lint(project)
+    assert not result.sized and result.server_version is None
+    assert not [f for f in result.findings if f.severity == "error"]  # PostgreSQL 11+: a constant default is free
+    assert any("database not read" in w for w in result.warnings) and any("newest releases" in w for w in result.warnings)
+    ini = Path("alembic.ini")
+    ini.write_text(ini.read_text().replace("[alembic]\n", "[alembic]\nnbmigrate.lint.server_version = 10.23\n", 1))
+    result = lint(project)
+    assert result.server_version == (10, 23) and result.rev_range == "base:heads"
+    assert [f.code for f in result.findings if f.severity == "error"] == ["NBM102"]

@@ -82,12 +82,22 @@ def lint_text(result: LintResult) -> str:
 # -- HTML -----------------------------------------------------------------------------------------
 
 
+_CODE_STARTS = ("op.", "with ", "from ", "sa.", "#", "import ")
+
+
+def _recipe_html(recipe: str) -> str:
+    """Alembic code highlighted as Python; a recipe in words as text."""
+    if recipe.lstrip().startswith(_CODE_STARTS):
+        return code(recipe, "python")
+    return "<div>" + "<br>".join(prose(line) for line in recipe.splitlines()) + "</div>"
+
+
 def _row(f: Finding) -> list[str]:
     sev = span(f"{_MARK[f.severity]} {f.severity}", _CLASS[f.severity])
     rule = f"<code>{esc(f.code)}</code> {esc(f.name)}"
     where = f"<code>{esc(f.revision)}</code>" + (f"<br><span class=\"nbm-meta\">{esc(_where(f))}</span>" if f.path else "")
     body = prose(f.message) + (f'<br><span class="nbm-meta">{esc(_does(f))}</span>' if _does(f) else "")
-    body += details("safe recipe", code(f.recipe, "python")) + details("statement", code(f.statement or "-- (none)"))
+    body += details("safe recipe", _recipe_html(f.recipe)) + details("statement", code(f.statement or "-- (none)"))
     return [sev, rule, where, body]
 
 
@@ -158,9 +168,33 @@ def rules_markdown(rules: Sequence[Rule]) -> str:
         "# Lint rules",
         "",
         "Generated from `nbmigrate/lint/rules.py` by `python -m nbmigrate lint --rules --format markdown`;",
-        "a test keeps the two the same. Locks are named as the database reports them: PostgreSQL's",
-        "`pg_locks.mode`, MySQL/MariaDB's `ALGORITHM=..., LOCK=...` clause the server accepts for the",
-        "statement. A version in parentheses is the first server release the line holds for.",
+        "a test keeps the two the same.",
+        "",
+        "The linter renders each revision's upgrade offline (the SQL `upgrade --sql` writes), parses every",
+        "statement with sqlglot in the database's dialect, and says per statement which lock it takes on",
+        "which table, whether it rewrites or scans the table, whether it breaks application code that is",
+        "still running, and the safe recipe. Findings are sized by the connected database's tables and",
+        "sorted riskiest first. `python -m nbmigrate lint [RANGE]` (default: the revisions pending in the",
+        "database; `base:heads`, `a:b` or a target) exits 1 when a finding is at the fail level, 2 on a usage",
+        "error; `--format json` and `--format github` (workflow annotations) are for CI.",
+        "",
+        "Locks are named as the database reports them: PostgreSQL's `pg_locks.mode`, MySQL/MariaDB's",
+        "`ALGORITHM=..., LOCK=...` clause the server accepts for the statement. A version in parentheses is",
+        "the first server release the line holds for; with no database connected, the newest releases are",
+        "assumed unless `nbmigrate.lint.server_version` says otherwise. Changes to a table created in the",
+        "same revision block no one and are not flagged (except where the statement fails, or the type is",
+        "the point).",
+        "",
+        "A revision allows a rule with a comment anywhere in its file (still reported, as allowed):",
+        "",
+        "```python",
+        "# nbmigrate: allow NBM108 -- the column is unused since release 4.2",
+        "```",
+        "",
+        "A project sets its policy in the `[alembic]` section of `alembic.ini`",
+        "(`nbmigrate.lint.fail = error|warning|never`, `nbmigrate.lint.disable = NBM601, NBM003`,",
+        "`nbmigrate.lint.server_version = 15`) or in `[tool.nbmigrate.lint]` of `pyproject.toml`",
+        "(`fail = \"warning\"`, `disable = [\"NBM601\"]`); the ini file wins where both set an option.",
         "",
         "| code | name | severity | message |",
         "|---|---|---|---|",

@@ -52,6 +52,7 @@ for _path in (HERE.parent, HERE):  # this checkout's nbmigrate, then the benchma
 
 import bench_commands  # noqa: E402
 import bench_graph  # noqa: E402
+import bench_lint  # noqa: E402
 import bench_schema  # noqa: E402
 import bench_timeline  # noqa: E402
 
@@ -69,6 +70,7 @@ MODES: dict[str, dict[str, Any]] = {
         "schema": (500, 20, 3),
         "timeline": (300, 9),
         "startup_repeat": 7,
+        "lint": (1000, 5),
     },
     "quick": {
         "reads": [(1000, "linear"), (3000, "linear")],
@@ -80,6 +82,7 @@ MODES: dict[str, dict[str, Any]] = {
         "schema": (500, 20, 1),
         "timeline": (300, 3),
         "startup_repeat": 3,
+        "lint": (1000, 2),
     },
 }
 
@@ -93,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a PostgreSQL server to create scratch databases on (default: $NBMIGRATE_TEST_POSTGRESQL_URL)",
     )
     parser.add_argument("--no-postgresql", action="store_true", help="SQLite only, even when a PostgreSQL URL is set")
-    parser.add_argument("--skip", default="", help="sections to leave out: reads,migrate,graph,schema,timeline,startup")
+    parser.add_argument("--skip", default="", help="sections to leave out: reads,migrate,graph,schema,timeline,startup,lint")
     parser.add_argument("--sizes", default="", help="only these history sizes, e.g. 1000 or 1000,3000")
     args = parser.parse_args(argv)
 
@@ -142,9 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("start-up: %load_ext nbmigrate vs import alembic, sqlalchemy")
         with bench_commands.startup_project() as project:
             out["startup"] = bench_commands.measure_startup(settings["startup_repeat"], project)
+    if "lint" not in skip:
+        revisions, repeat = settings["lint"]
+        _say(f"lint: {revisions} revisions vs their --sql alone ({'SQLite, PostgreSQL' if pg else 'SQLite'})")
+        out["lint"] = [bench_lint.run(revisions, "linear", repeat, backend) for backend in (["sqlite", "postgresql"] if pg else ["sqlite"])]
     out["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     out["targets"] = targets(out)
     out["checks"] = [f"{m['command']}, {m['revisions']} {m['shape']}, {m['backend']}: {c}" for m in out.get("migrations", []) for c in m["checks"]]
+    out["checks"] += [f"lint, {r['revisions']} revisions, {r['backend']}: {c}" for r in out.get("lint", []) for c in r["checks"]]
     out["checks"] += [
         f"{r['command']}, {r['revisions']} {r['shape']}: the warm revision map was rebuilt {r['reloads']} times while timed"
         for r in out.get("reads", []) if r["reloads"]
@@ -216,6 +224,9 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
         timeline["build / alembic upgrade head"] if timeline else None, 1.2, at_least=False, unit="")
     add("warm %migrate schema --at, a revision already built (ms)", timeline["warm schema --at (ms)"] if timeline else None, 10,
         at_least=False, unit=" ms")
+    for row in out.get("lint", []):
+        add(f"lint / --sql alone, {row['revisions']} revisions, {row['backend']} (warm kernel, statements not parsed before)",
+            row["lint_vs_render"], 2.0, at_least=False, unit="")
     for row in out.get("graph", []):
         if row["revisions"] in (1000, 3000):
             add(f"graph build+DOT+SVG / Alembic's load, {row['revisions']} {row['shape']} (reported)",
@@ -311,6 +322,15 @@ def report(out: dict[str, Any]) -> str:
                 f"First command of a fresh process (100 revisions): %load_ext + %migrate heads {_ms(s['first_magic_s'])} vs "
                 f"import alembic, sqlalchemy + alembic.command.heads {_ms(s['first_command_s'])} (ratio {s['first_magic_vs_command']:.2f})"
             )
+    if out.get("lint"):
+        lines += ["", "Lint (bench_lint) vs rendering the same --sql alone, in a warm kernel"]
+        lines += _table(
+            ["db", "revisions", "statements", "findings", "--sql", "lint", "lint again", "lint/--sql", "again/--sql",
+             "one --sql per revision"],
+            [[r["backend"], r["revisions"], r["statements"], r["findings"], _s(r["render_s"]), _s(r["lint_s"]),
+              _s(r["lint_warm_s"]), f"{r['lint_vs_render']:.2f}", f"{r['lint_warm_vs_render']:.2f}",
+              f"{r['per_revision_vs_render']:.0f}x"] for r in out["lint"]],
+        )
     lines += ["", "Targets (worst case over commands, shapes and directions)"]
     for t in out["targets"]:
         mark = "n/a    " if t["value"] is None else {True: "met    ", False: "MISSED ", None: "report "}[t["met"]]

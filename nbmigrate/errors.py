@@ -8,7 +8,8 @@
     ├── RevisionProblem            unknown, ambiguous, or multiple-head revision; broken revision file
     ├── ConnectionFailed           the database cannot be reached
     ├── LockTimeout                another run held the database lock for too long
-    └── MigrationFailed            a migration raised; ``report`` says exactly what state is left
+    ├── MigrationFailed            a migration raised; ``report`` says exactly what state is left
+    └── RiskyMigration             ``upgrade`` refused a revision the linter flags; ``result`` has the findings
 
     NbmigrateWarning (UserWarning) something to fix that does not stop the command (a revision id
                                    defined by two files); results carry it in ``warnings`` too
@@ -60,6 +61,14 @@ class MigrationFailed(NbmigrateError):
 
     def _repr_html_(self) -> str:
         return self.report._repr_html_()
+
+
+class RiskyMigration(NbmigrateError):
+    """A revision ``upgrade`` would apply has a lint finding at the fail level; :attr:`result` holds the lint."""
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class NbmigrateWarning(UserWarning):

@@ -398,4 +398,16 @@ _TEXT: list[tuple[type, Callable[[Any], str]]] = [
     (HelpResult, _help_text),
     (ErdResult, erd_text),
 ]
-_HTML[:0], _TEXT[:0] = _timeline()
+
+
+def _lint() -> tuple[list[tuple[type, Callable[[Any], str]]], list[tuple[type, Callable[[Any], str]]]]:
+    from ..lint.report import LintResult
+    from .lint import lint_html, lint_text
+
+    return [(LintResult, lint_html)], [(LintResult, lint_text)]
+
+
+_lint_html, _lint_text = _lint()
+_HTML[:0], _TEXT[:0] = _lint_html, _lint_text
+_timeline_html, _timeline_text = _timeline()
+_HTML[:0], _TEXT[:0] = _timeline_html, _timeline_text

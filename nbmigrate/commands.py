@@ -776,22 +776,47 @@ def upgrade(
     preview: bool = False,
     schema: bool = True,
     progress: Progress | None = None,
+    accept_risk: bool = False,
 ) -> MigrationResult | SqlResult:
-    """Upgrade to a later version."""
+    """Upgrade to a later version.
+
+    Before it runs, the revisions are linted (see :mod:`nbmigrate.lint`): a finding at the
+    project's fail level refuses the upgrade unless ``accept_risk``; ``--preview`` and ``--sql``
+    show the findings, and on PostgreSQL ``--preview`` sets beside them what the server held.
+    """
     import alembic.command
 
     if sql and preview:
         raise BadArguments("--preview runs the migration and rolls it back; --sql only writes its SQL. Pick one.")
     if sql:
-        return _offline(project, f"upgrade {revision} --sql", lambda: alembic.command.upgrade(project.config, revision, sql=True, tag=tag))
+        result = _offline(project, f"upgrade {revision} --sql", lambda: alembic.command.upgrade(project.config, revision, sql=True, tag=tag))
+        result.lint = _risk(project, revision, refuse=False)
+        return result
     if ":" in revision:
         raise BadArguments("A range (a:b) needs --sql; to upgrade the database, give one target, e.g. `upgrade head`.")
-    return _migrate(
+    risk = _risk(project, revision, refuse=not (preview or accept_risk))
+    migrated = _migrate(
         project, "upgrade", revision,
         plan=lambda script, heads: script._upgrade_revs(revision, heads),
         run=lambda: alembic.command.upgrade(project.config, revision, tag=tag),
         preview=preview, schema=schema, progress=progress,
     )
+    migrated.lint = risk
+    return migrated
+
+
+def _risk(project: Project, revision: str, *, refuse: bool) -> Any:
+    """The lint of what ``upgrade revision`` applies, raising :class:`RiskyMigration` when ``refuse`` and it fails.
+
+    ``None`` where upgrades are not linted: a SQLite file (one user's; ``%migrate lint`` still
+    shows its findings) unless the project sets a lint policy, or ``nbmigrate.lint.fail = never``.
+    """
+    from .lint import check_upgrade, read_policy
+
+    policy = read_policy(project)
+    if policy.fail == "never" or (not policy.source and project.engine().dialect.name == "sqlite"):
+        return None
+    return check_upgrade(project, revision, accept_risk=not refuse)
 
 
 def downgrade(
@@ -941,7 +966,8 @@ def _migrate(
             try:
                 with serving(script), _runtime.recording(cancel), watch_commits(conn) as journal, _no_autocommit(preview):
                     state["journal"] = journal
-                    with _version_table_read() as read:
+                    with _version_table_read() as read, _observed(conn, preview) as observed:
+                        state["observed"] = observed
                         run()
             except BaseException:
                 if outer is not None and outer.is_active:
@@ -1000,6 +1026,7 @@ def _migrate(
     result.output = _output(project, capture)
     result.warnings = [*([capture.interrupt] if capture.interrupt else []), *_captured_warnings(project, capture)]
     result.snapshot_warnings = list(dict.fromkeys(project.redact(w) for w in state.get("snapshot_warnings", ())))
+    result.observed = list(state.get("observed", ()))
     ran = [step.revision for step in result.steps]
     if kind != "stamp" and ran != state["planned_ids"]:
         # Only SQLite can get here: another run took the write lock between nbmigrate's first
@@ -1015,6 +1042,18 @@ def _migrate(
             "check that env.py uses the connection nbmigrate passes (config.attributes['connection'])."
         )
     return result
+
+
+@contextlib.contextmanager
+def _observed(conn: Connection, preview: bool) -> Iterator[list[Any]]:
+    """--preview on PostgreSQL: what the server holds and rewrites after each statement (see nbmigrate.observe)."""
+    if not preview:
+        yield []
+        return
+    from .observe import observing
+
+    with observing(conn) as observed:
+        yield observed
 
 
 @contextlib.contextmanager
@@ -1421,6 +1460,13 @@ def erd(project: Project, tables: Sequence[str] = (), at: str | None = None, eng
     snap = schema(project, tables, at=at)
     value, _ = _call(project, lambda: draw(snap, tables=list(tables) or None, engine=engine or "graphviz-pure"))
     return value
+
+
+def lint(project: Project, rev_range: str | None = None) -> Any:
+    """What the pending revisions (or ``rev_range``) will lock and rewrite, and the safe recipes (a ``LintResult``)."""
+    from .lint import lint as run
+
+    return run(project, rev_range)
 
 
 def squash(project: Project, rev_range: str, message: str | None = None, accept_data_code: bool = False) -> Any:

@@ -60,7 +60,11 @@ def erd(config: Any) -> None:
     """Draw the database's tables (or the schema at a revision, --at) as an ER diagram: columns, keys, foreign keys."""
 
 
-_OWN_VERBS = (connect, graph, schema, diff, test, squash, erd)
+def lint(config: Any) -> None:
+    """Say what the pending revisions (or a RANGE) will lock and rewrite on this database, and the safe way to do each."""
+
+
+_OWN_VERBS = (connect, graph, schema, diff, test, squash, erd, lint)
 _COMMANDS: set[str] = set()
 
 
@@ -80,6 +84,14 @@ def _build() -> argparse.ArgumentParser:
     choices["squash"].add_argument(
         "--accept-data-code", dest="accept_data_code", action="store_true",
         help="squash although the revisions move data (op.execute, bulk_insert): that code is listed, to carry over by hand",
+    )
+    choices["lint"].add_argument(
+        "rev_range", nargs="?", metavar="RANGE",
+        help="[start]:[end], or one target (from where the database is to there); default: the pending revisions",
+    )
+    choices["upgrade"].add_argument(
+        "--accept-risk", dest="accept_risk", action="store_true",
+        help="upgrade although a revision has a lint finding at the fail level (the findings are still shown)",
     )
     choices["test"].add_argument(
         "rev_range", nargs="?", metavar="RANGE", help="[start]:[end] of the revisions to check (default: all; those below start are applied unchecked)",
@@ -227,7 +239,7 @@ def parse(line: str) -> Invocation:
         raise BadArguments(f"Name a command. Usage: {parser.format_usage().strip().replace('usage: ', '')}")
     fn, positional, kwarg = options.cmd
     arguments = {k: getattr(options, k, None) for k in (*positional, *kwarg)}
-    for extra in ("preview", "no_schema", "tables", "db_schema", "at", "rev_range", "accept_data_code", "engine", "metadata", "collapse", "save"):
+    for extra in ("preview", "no_schema", "tables", "db_schema", "at", "rev_range", "accept_data_code", "accept_risk", "engine", "metadata", "collapse", "save"):
         if hasattr(options, extra):
             arguments[extra] = getattr(options, extra)
     return Invocation(
@@ -354,6 +366,9 @@ def _run(
     if name == "erd":
         project.require()
         return commands.erd(project, args.get("tables") or (), at=args.get("at"), engine=args.get("engine") or defaults.get("graph_engine"))
+    if name == "lint":
+        project.require()
+        return commands.lint(project, args.get("rev_range"))
     if name == "squash":
         project.require()
         return commands.squash(project, args["rev_range"], args.get("message"), accept_data_code=args.get("accept_data_code", False))
@@ -363,8 +378,10 @@ def _run(
         metadata = resolve_metadata(named, namespace) if named is not None else None
         return commands.test(project, args.get("rev_range"), metadata=metadata)
     if name in ("upgrade", "downgrade"):
+        options = {"accept_risk": args.get("accept_risk", False)} if name == "upgrade" else {}
         fn = getattr(commands, name)
-        return fn(project, args["revision"], sql=args["sql"], tag=args["tag"], preview=args.pop("preview", False), schema=show_schema, progress=progress)
+        return fn(project, args["revision"], sql=args["sql"], tag=args["tag"], preview=args.pop("preview", False), schema=show_schema,
+                  progress=progress, **options)
     if name == "stamp":
         return commands.stamp(project, args["revisions"], sql=args["sql"], tag=args["tag"], purge=args["purge"], schema=show_schema)
     if name not in _ALEMBIC_COMMANDS:

@@ -597,6 +597,13 @@ class Project:
 
         return commands.schema(self, tables, db_schema, at)
 
+    def lint(self, rev_range: str | None = None) -> Any:
+        """What the pending revisions (or ``rev_range``) will lock and rewrite (see :func:`nbmigrate.commands.lint`)."""
+        from . import commands
+
+        self.require()
+        return commands.lint(self, rev_range)
+
     def diff(self, start: str, end: str, sql: bool = False) -> Any:
         """The schema between two points of history (see :func:`nbmigrate.commands.diff`)."""
         from . import commands

@@ -167,6 +167,10 @@ class MigrationResult(Result):
     # What reflecting the schema before/after warned (SQLAlchemy's reflection warnings): not the
     # migration's, which the command line would show; kept apart and shown collapsed.
     snapshot_warnings: list[str] = field(default_factory=list)
+    # The lint of the revisions run (nbmigrate.lint.LintResult), when upgrades are linted.
+    lint: Any = None
+    # --preview on PostgreSQL: what the server held and rewrote after each statement (nbmigrate.observe).
+    observed: list[Any] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -182,6 +186,7 @@ class SqlResult(Result):
     database: str = ""
     output: str = ""
     warnings: list[str] = field(default_factory=list)
+    lint: Any = None  # the lint of the same revisions (``upgrade --sql``), when upgrades are linted
 
 
 @dataclass(repr=False)

@@ -169,9 +169,24 @@ def _operations(project: Project, script: ScriptDirectory, a: str | None, b: str
 
 
 def _render(ops: Any, imports: set[str]) -> str:
+    """The operations as Python code; the imports it needs are added to ``imports``."""
     from alembic.autogenerate import render_python_code
 
-    return render_python_code(ops, imports=imports).strip() if not ops.is_empty() else ""
+    if ops.is_empty():
+        return ""
+    used: list[set[str]] = []
+
+    def keep_imports(type_: str, obj: Any, autogen_context: Any) -> Any:
+        # render_python_code renders into a copy of ``imports``, where Alembic adds the dialect
+        # modules that reflected types need (MariaDB's ``mysql.INTEGER(display_width=11)``); the
+        # hook sees that copy, so the new file can import them.
+        used.append(autogen_context.imports)
+        return False  # Alembic's own rendering
+
+    text = render_python_code(ops, imports=sorted(imports), render_item=keep_imports).strip()
+    for found in used:
+        imports.update(found)
+    return text
 
 
 def squash(project: Project, rev_range: str, message: str | None = None, accept_data_code: bool = False) -> SquashResult:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadArguments, NbmigrateError
 from ..results import Result
 from .at import resolve, script_of, upgrade_order
-from .scratch import Probe, replay, scratch_database
+from .scratch import Probe, StepFailed, replay, scratch_database
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -34,7 +34,7 @@ class StepCheck:
     revision: str
     message: str
     path: str
-    line: int | None  # of the function at fault (``downgrade`` unless ``upgrade`` failed)
+    line: int | None  # of the statement that raised, else of the function at fault (``downgrade`` unless ``upgrade`` failed)
     ok: bool
     problem: str = ""
     # For a schema that did not come back: from what was expected to what the step left.
@@ -131,8 +131,9 @@ class _Stairway:
     def _message(self, rev: str) -> str:
         return (self.script.get_revision(rev).doc or "").strip().splitlines()[0] if self.script.get_revision(rev).doc else ""
 
-    def _fail(self, rev: str, function: str, problem: str, difference: Any = None) -> None:
-        path, line = _where(self.script, rev, function)
+    def _fail(self, rev: str, function: str, problem: str, difference: Any = None, line: int | None = None) -> None:
+        path, start = _where(self.script, rev, function)
+        line = line if line is not None else start
         self.results.append(StepCheck(rev, self._message(rev), path, line, False, problem, difference))
 
 
@@ -159,10 +160,10 @@ def round_trip(project: Project, rev_range: str | None = None, *, metadata: Any 
     with scratch_database(project) as url:
         try:
             scratch = replay(project, script, url, stairway.plan)
-        except NbmigrateError as exc:
-            rev, function = stairway.at or ("", "upgrade")
+        except StepFailed as exc:  # a revision's code raised; other errors (env.py's) are raised as they are
             cause = exc.__cause__ or exc
-            stairway._fail(rev, function, f"{function}() failed: {commands._error_text(cause)}")
+            problem = f"{exc.function}() failed: {commands._error_text(cause)}"
+            stairway._fail(exc.revision, exc.function, problem, line=exc.line)  # at the statement that raised
             result.steps = stairway.results
             return result
         try:

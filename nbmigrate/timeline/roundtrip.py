@@ -80,6 +80,19 @@ def _same(a: Snapshot, b: Snapshot) -> bool:
     return a.tables == b.tables
 
 
+def _rows_changed(expected: Snapshot, found: Snapshot) -> str:
+    """The tables whose row counts differ, as a clause: the schema difference does not show counts."""
+    def rows(n: int | None) -> str:
+        return f"{n} row" + ("" if n == 1 else "s")
+
+    changed = [
+        f"{name} has {rows(found.tables[name].row_count)}, not {expected.tables[name].row_count}"
+        for name in sorted(expected.tables.keys() & found.tables.keys())
+        if expected.tables[name].row_count != found.tables[name].row_count
+    ]
+    return f" ({'; '.join(changed)}: rows a revision adds must leave with its downgrade)" if changed else ""
+
+
 def _where(script: ScriptDirectory, rev: str, function: str) -> tuple[str, int | None]:
     sc = script.get_revision(rev)
     fn = getattr(sc.module, function, None)
@@ -116,13 +129,15 @@ class _Stairway:
             yield rev, False
             down = probe.snapshot()
             if not _same(before, down):
-                self._fail(rev, "downgrade", "downgrade() did not give back the schema before the revision", diff(before, down))
+                problem = "downgrade() did not give back the schema before the revision" + _rows_changed(before, down)
+                self._fail(rev, "downgrade", problem, diff(before, down))
                 return  # the rest would start from a wrong schema
             self.at = (rev, "upgrade")
             yield rev, True
             again = probe.snapshot()
             if not _same(after, again):
-                self._fail(rev, "upgrade", "upgrade() after downgrade() did not give the same schema as the first time", diff(after, again))
+                problem = "upgrade() after downgrade() did not give the same schema as the first time" + _rows_changed(after, again)
+                self._fail(rev, "upgrade", problem, diff(after, again))
                 return
             path, _ = _where(self.script, rev, "downgrade")
             self.results.append(StepCheck(rev, self._message(rev), path, None, True))

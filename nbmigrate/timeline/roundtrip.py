@@ -85,12 +85,18 @@ def _rows_changed(expected: Snapshot, found: Snapshot) -> str:
     def rows(n: int | None) -> str:
         return f"{n} row" + ("" if n == 1 else "s")
 
-    changed = [
-        f"{name} has {rows(found.tables[name].row_count)}, not {expected.tables[name].row_count}"
-        for name in sorted(expected.tables.keys() & found.tables.keys())
-        if expected.tables[name].row_count != found.tables[name].row_count
-    ]
-    return f" ({'; '.join(changed)}: rows a revision adds must leave with its downgrade)" if changed else ""
+    both = sorted(expected.tables.keys() & found.tables.keys())
+    counts = [(name, expected.tables[name].row_count or 0, found.tables[name].row_count or 0) for name in both]
+    changed = [(name, want, got) for name, want, got in counts if want != got]
+    if not changed:
+        return ""
+    said = "; ".join(f"{name} has {rows(got)}, not {want}" for name, want, got in changed)
+    why = []
+    if any(got > want for _, want, got in changed):
+        why.append("rows a revision adds must leave with its downgrade")
+    if any(got < want for _, want, got in changed):  # e.g. an upgrade that deletes duplicates
+        why.append("rows its upgrade deleted did not come back")
+    return f" ({said}: {'; '.join(why)})"
 
 
 def _where(script: ScriptDirectory, rev: str, function: str) -> tuple[str, int | None]:

@@ -211,6 +211,8 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
     from .. import commands
     from .._files import check_message, drop_bytecode
 
+    if message is None or not message.strip():  # check_message's own words are about %%revision
+        raise BadArguments('squash needs a message for the new revision: `%migrate squash A:B -m "what they do"`. Nothing was written.')
     message = check_message(message, required=True)
     script = script_of(project)
     a, chain = _chain(project, script, rev_range)

@@ -236,7 +236,11 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
     folder = Path(script.get_revision(b).path).parent
     backup = Path(tempfile.mkdtemp(prefix="nbmigrate-squash-"))
     files = [Path(script.get_revision(rev).path) for rev in chain]
+    # The revisions after B revise it (or depend on it): while its file is away they would not
+    # load, and the new file could not be written. They are set aside meanwhile, and come back as they were.
+    above = [Path(script.get_revision(rev).path) for rev in _after(script, b)]
     moved: list[tuple[Path, Path]] = []
+    aside: list[tuple[Path, Path]] = []
     written: Path | None = None
     try:
         for i, path in enumerate(files):
@@ -244,6 +248,10 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
             shutil.move(str(path), kept)
             drop_bytecode(path)
             moved.append((path, kept))
+        for i, path in enumerate(above):
+            kept = backup / f"after-{i}-{path.name}"
+            shutil.move(str(path), kept)
+            aside.append((path, kept))
         project.invalidate()
         fresh = script_of(project)
 
@@ -256,13 +264,16 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
 
         made, _ = commands._call(project, write)
         written = Path(made.path)
+        while aside:
+            path, kept = aside.pop()
+            shutil.move(str(kept), path)
         project.invalidate()
         _prove(project, want_a, want_b, a, b, ignore_rows=bool(moving))
     except BaseException:
         if written is not None and written.exists():
             written.unlink()
             drop_bytecode(written)
-        for path, kept in moved:
+        for path, kept in moved + aside:
             shutil.move(str(kept), path)
         project.invalidate()
         shutil.rmtree(backup, ignore_errors=True)
@@ -275,6 +286,22 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
         removed_files=[str(p) for p in files if p != written], data_code=moving, proved=True,
         advice=_advice(project, chain, b),
     )
+
+
+def _after(script: ScriptDirectory, b: str) -> list[str]:
+    """Every revision after ``b``: above it through ``down_revision`` or ``depends_on``."""
+    children: dict[str, list[str]] = {}
+    for sc in script.walk_revisions():
+        for parent in (*_downs(sc), *_depends(sc)):
+            children.setdefault(parent, []).append(sc.revision)
+    found: list[str] = []
+    todo = list(children.get(b, ()))
+    while todo:
+        rev = todo.pop()
+        if rev not in found:
+            found.append(rev)
+            todo.extend(children.get(rev, ()))
+    return found
 
 
 def _prove(project: Project, want_a: Any, want_b: Any, a: str | None, b: str, *, ignore_rows: bool = False) -> None:

@@ -113,6 +113,12 @@ def _downs(sc: Script) -> tuple[str, ...]:
     return () if not down else (down,) if isinstance(down, str) else tuple(down)
 
 
+def _labels(sc: Script) -> tuple[str, ...]:
+    """The branch labels the revision's file declares (``Script.branch_labels`` also holds those it inherits)."""
+    declared = getattr(sc.module, "branch_labels", None)
+    return () if not declared else (declared,) if isinstance(declared, str) else tuple(declared)
+
+
 def _depends(sc: Script) -> tuple[str, ...]:
     deps = sc.dependencies
     return () if not deps else (deps,) if isinstance(deps, str) else tuple(deps)
@@ -227,7 +233,7 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
         )
     want_a, want_b = schema_at(project, a or "base"), schema_at(project, b)
     upgrade_ops, downgrade_ops, imports = _operations(project, script, a, b)
-    labels = sorted({label for rev in chain for label in script.get_revision(rev).branch_labels})
+    labels = sorted({label for rev in chain for label in _labels(script.get_revision(rev))})
     depends = sorted({dep for rev in chain for dep in _depends(script.get_revision(rev))} - set(chain))
     upgrades, downgrades = _render(upgrade_ops, imports), _render(downgrade_ops, imports)
     if moving:

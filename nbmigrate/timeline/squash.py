@@ -268,7 +268,16 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
                 upgrades=upgrades, downgrades=downgrades, imports="\n".join(sorted(imports)),
             )
 
-        made, _ = commands._call(project, write)
+        present = set(folder.iterdir())
+        try:
+            made, _ = commands._call(project, write)
+        except BaseException:
+            # Alembic writes the file before it loads it: a file it then refuses is removed too.
+            for path in set(folder.iterdir()) - present:
+                if path.is_file():
+                    path.unlink()
+                    drop_bytecode(path)
+            raise
         written = Path(made.path)
         while aside:
             path, kept = aside.pop()

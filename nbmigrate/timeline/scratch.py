@@ -136,7 +136,12 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
     from .. import commands
 
     scratch = project.elsewhere(url)
+    # The version table goes in the scratch database's own schema: a version_table_schema names a
+    # schema of the user's database, and on MariaDB/MySQL (a schema is a database there) the
+    # replay would write its versions into the user's real version table.
+    scratch.config.set_main_option("version_table_schema", "")
     elsewhere: list[Any] = []
+    versions_elsewhere: list[str] = []  # an env.py's own version_table_schema, on MariaDB/MySQL
     running: list[tuple[str, bool]] = []  # the step Alembic is running now, if any
     try:
 
@@ -144,6 +149,10 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
             found = context.connection.engine.url
             if found.get_backend_name() != url.get_backend_name() or found.database != url.database:
                 elsewhere.append(found)  # not the scratch database: run nothing there, write nothing
+                return
+            schema = context.version_table_schema
+            if url.get_backend_name() == "mysql" and schema and schema != url.database:
+                versions_elsewhere.append(schema)  # another database of the server: write nothing there
                 return
             context.stamp(script, "base")  # the version table (dont_mutate below: made only here)
             # Alembic asks for the next step only once the previous one is applied and recorded.
@@ -172,6 +181,13 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
                 f"This project's {env} connects to a database of its own choosing, not to the one nbmigrate "
                 "gives it (config.attributes['connection'] or sqlalchemy.url), so nbmigrate cannot replay its "
                 "history on a scratch database. Nothing was run."
+            )
+        if versions_elsewhere:
+            env = Path(script.env_py_location).name
+            raise ScratchRefused(
+                f"This project's {env} keeps the version table in the database {versions_elsewhere[0]}, outside the "
+                "scratch database nbmigrate replays the history on, so a replay would write versions there. Have it "
+                "read version_table_schema from alembic.ini (as nbmigrate's env.py does). Nothing was run."
             )
     except BaseException:
         scratch.close()

@@ -79,3 +79,27 @@ def applied_rows_and_version(url: str) -> tuple[list[str], list[str]]:
         return rows, version
     finally:
         engine.dispose()
+
+
+def database_state(url: str) -> dict[str, Any]:
+    """A database as read directly: each table's columns, indexes and rows, and ``alembic_version``.
+
+    The timeline verbs replay on scratch databases; comparing this before and after each verb
+    shows that the user's own database was not touched.
+    """
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            state: dict[str, Any] = {}
+            for name in sorted(inspector.get_table_names()):
+                table = sa.table(name)
+                rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                columns = [c["name"] for c in inspector.get_columns(name)]
+                indexes = sorted(i["name"] or "" for i in inspector.get_indexes(name))
+                state[name] = (columns, indexes, rows)
+            if "alembic_version" in state:
+                state["alembic_version"] = sorted(v for (v,) in conn.execute(sa.text("SELECT version_num FROM alembic_version")))
+            return state
+    finally:
+        engine.dispose()

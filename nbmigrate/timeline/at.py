@@ -95,6 +95,16 @@ def _relative(project: Project, script: ScriptDirectory, match: re.Match[str]) -
     start = match["rev"]
     if start is None:
         found = _current(project)
+        label = match["label"]
+        if label:
+            # ``label@-1`` counts from the database's revision on that branch, as Alembic's
+            # downgrade picks it (``-1`` alone counts from all of them).
+            found = tuple(script.revision_map.filter_for_lineage(found, label))
+            if not found:
+                raise BadArguments(
+                    f"{match.group(0)!r}: the database has no revision on the branch {label}; "
+                    "name a revision instead (see `%migrate history`)."
+                )
     else:
         spec = f"{match['label']}@{start}" if match["label"] else start
         found = tuple(r.revision for r in script.revision_map.get_revisions(spec) if r is not None)

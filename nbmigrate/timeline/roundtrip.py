@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadArguments, NbmigrateError
 from ..results import Result
 from .at import resolve, script_of, upgrade_order
-from .scratch import Probe, replay, scratch_database
+from .scratch import Probe, StepFailed, replay, scratch_database
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -34,7 +34,7 @@ class StepCheck:
     revision: str
     message: str
     path: str
-    line: int | None  # of the function at fault (``downgrade`` unless ``upgrade`` failed)
+    line: int | None  # of the statement that raised, else of the function at fault (``downgrade`` unless ``upgrade`` failed)
     ok: bool
     problem: str = ""
     # For a schema that did not come back: from what was expected to what the step left.
@@ -80,6 +80,25 @@ def _same(a: Snapshot, b: Snapshot) -> bool:
     return a.tables == b.tables
 
 
+def _rows_changed(expected: Snapshot, found: Snapshot) -> str:
+    """The tables whose row counts differ, as a clause: the schema difference does not show counts."""
+    def rows(n: int | None) -> str:
+        return f"{n} row" + ("" if n == 1 else "s")
+
+    both = sorted(expected.tables.keys() & found.tables.keys())
+    counts = [(name, expected.tables[name].row_count or 0, found.tables[name].row_count or 0) for name in both]
+    changed = [(name, want, got) for name, want, got in counts if want != got]
+    if not changed:
+        return ""
+    said = "; ".join(f"{name} has {rows(got)}, not {want}" for name, want, got in changed)
+    why = []
+    if any(got > want for _, want, got in changed):
+        why.append("rows a revision adds must leave with its downgrade")
+    if any(got < want for _, want, got in changed):  # e.g. an upgrade that deletes duplicates
+        why.append("rows its upgrade deleted did not come back")
+    return f" ({said}: {'; '.join(why)})"
+
+
 def _where(script: ScriptDirectory, rev: str, function: str) -> tuple[str, int | None]:
     sc = script.get_revision(rev)
     fn = getattr(sc.module, function, None)
@@ -116,13 +135,15 @@ class _Stairway:
             yield rev, False
             down = probe.snapshot()
             if not _same(before, down):
-                self._fail(rev, "downgrade", "downgrade() did not give back the schema before the revision", diff(before, down))
+                problem = "downgrade() did not give back the schema before the revision" + _rows_changed(before, down)
+                self._fail(rev, "downgrade", problem, diff(before, down))
                 return  # the rest would start from a wrong schema
             self.at = (rev, "upgrade")
             yield rev, True
             again = probe.snapshot()
             if not _same(after, again):
-                self._fail(rev, "upgrade", "upgrade() after downgrade() did not give the same schema as the first time", diff(after, again))
+                problem = "upgrade() after downgrade() did not give the same schema as the first time" + _rows_changed(after, again)
+                self._fail(rev, "upgrade", problem, diff(after, again))
                 return
             path, _ = _where(self.script, rev, "downgrade")
             self.results.append(StepCheck(rev, self._message(rev), path, None, True))
@@ -131,8 +152,9 @@ class _Stairway:
     def _message(self, rev: str) -> str:
         return (self.script.get_revision(rev).doc or "").strip().splitlines()[0] if self.script.get_revision(rev).doc else ""
 
-    def _fail(self, rev: str, function: str, problem: str, difference: Any = None) -> None:
-        path, line = _where(self.script, rev, function)
+    def _fail(self, rev: str, function: str, problem: str, difference: Any = None, line: int | None = None) -> None:
+        path, start = _where(self.script, rev, function)
+        line = line if line is not None else start
         self.results.append(StepCheck(rev, self._message(rev), path, line, False, problem, difference))
 
 
@@ -159,10 +181,10 @@ def round_trip(project: Project, rev_range: str | None = None, *, metadata: Any 
     with scratch_database(project) as url:
         try:
             scratch = replay(project, script, url, stairway.plan)
-        except NbmigrateError as exc:
-            rev, function = stairway.at or ("", "upgrade")
+        except StepFailed as exc:  # a revision's code raised; other errors (env.py's) are raised as they are
             cause = exc.__cause__ or exc
-            stairway._fail(rev, function, f"{function}() failed: {commands._error_text(cause)}")
+            problem = f"{exc.function}() failed: {commands._error_text(cause)}"
+            stairway._fail(exc.revision, exc.function, problem, line=exc.line)  # at the statement that raised
             result.steps = stairway.results
             return result
         try:

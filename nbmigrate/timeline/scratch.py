@@ -42,6 +42,17 @@ class ScratchRefused(NbmigrateError):
     """The project cannot be replayed on a scratch database (its env.py connects elsewhere)."""
 
 
+class StepFailed(NbmigrateError):
+    """A revision's ``upgrade()`` or ``downgrade()`` raised during a replay; where, and the error (its cause)."""
+
+    def __init__(self, message: str, revision: str, function: str, path: str, line: int | None) -> None:
+        super().__init__(message)
+        self.revision = revision
+        self.function = function
+        self.path = path
+        self.line = line
+
+
 @contextlib.contextmanager
 def scratch_database(project: Project) -> Iterator[URL]:
     """A new, empty database of the project's dialect, removed afterwards.
@@ -125,7 +136,13 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
     from .. import commands
 
     scratch = project.elsewhere(url)
+    # The version table goes in the scratch database's own schema: a version_table_schema names a
+    # schema of the user's database, and on MariaDB/MySQL (a schema is a database there) the
+    # replay would write its versions into the user's real version table.
+    scratch.config.set_main_option("version_table_schema", "")
     elsewhere: list[Any] = []
+    versions_elsewhere: list[str] = []  # an env.py's own version_table_schema, on MariaDB/MySQL
+    running: list[tuple[str, bool]] = []  # the step Alembic is running now, if any
     try:
 
         def steps(heads: Any, context: MigrationContext) -> Iterator[Any]:
@@ -133,16 +150,31 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
             if found.get_backend_name() != url.get_backend_name() or found.database != url.database:
                 elsewhere.append(found)  # not the scratch database: run nothing there, write nothing
                 return
+            schema = context.version_table_schema
+            if url.get_backend_name() == "mysql" and schema and schema != url.database:
+                versions_elsewhere.append(schema)  # another database of the server: write nothing there
+                return
             context.stamp(script, "base")  # the version table (dont_mutate below: made only here)
             # Alembic asks for the next step only once the previous one is applied and recorded.
             for revision, is_upgrade in plan(Probe(context, scratch)):
+                running.append((revision, is_upgrade))
                 yield RevisionStep(script.revision_map, script.get_revision(revision), is_upgrade)
+                running.clear()
 
         def run() -> None:
             with EnvironmentContext(scratch.config, script, fn=steps, dont_mutate=True):
                 script.run_env()
 
-        commands._call(scratch, commands._with_connection(scratch, run, needs_db=True))
+        try:
+            commands._call(scratch, commands._with_connection(scratch, run, needs_db=True))
+        except Exception as exc:
+            # A revision's own code failed (bad SQL, a Python error): most such errors are not
+            # translated (on the user's database, upgrade reports them with what was left), so
+            # without this they would escape as a traceback from inside the replay.
+            if not running:
+                raise
+            revision, is_upgrade = running[0]
+            raise _step_failed(project, script, revision, is_upgrade, exc) from (exc.__cause__ or exc)
         if elsewhere:
             env = Path(script.env_py_location).name
             raise ScratchRefused(
@@ -150,7 +182,35 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
                 "gives it (config.attributes['connection'] or sqlalchemy.url), so nbmigrate cannot replay its "
                 "history on a scratch database. Nothing was run."
             )
+        if versions_elsewhere:
+            env = Path(script.env_py_location).name
+            raise ScratchRefused(
+                f"This project's {env} keeps the version table in the database {versions_elsewhere[0]}, outside the "
+                "scratch database nbmigrate replays the history on, so a replay would write versions there. Have it "
+                "read version_table_schema from alembic.ini (as nbmigrate's env.py does). Nothing was run."
+            )
     except BaseException:
         scratch.close()
         raise
     return scratch
+
+
+def _step_failed(project: Project, script: ScriptDirectory, revision: str, is_upgrade: bool, exc: BaseException) -> StepFailed:
+    """The error of a step, said at the line of its revision file that raised."""
+    from .. import commands
+    from ..project import relative_path
+
+    cause = exc.__cause__ if isinstance(exc, NbmigrateError) and exc.__cause__ is not None else exc
+    path = script.get_revision(revision).path
+    line = None
+    tb = cause.__traceback__
+    while tb is not None:  # the innermost frame in the revision's file
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == Path(path).resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    function = "upgrade" if is_upgrade else "downgrade"
+    where = relative_path(path) + (f", line {line}" if line is not None else "")
+    return StepFailed(
+        project.redact(f"{revision} {function}() failed on the scratch database ({where}): {commands._error_text(cause)}"),
+        revision, function, path, line,
+    )

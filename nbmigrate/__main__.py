@@ -3,9 +3,11 @@
     python -m nbmigrate lint [RANGE] [-c alembic.ini] [-n NAME] [-x KEY=VALUE] [--url URL]
                              [--format text|json|github]
     python -m nbmigrate lint --rules [--format text|json|markdown]
+    python -m nbmigrate test [RANGE] [--metadata module:Base.metadata] [-c alembic.ini] [--url URL]
+                             [--format text|json]
 
 Exit status: 0 when nothing fails, 1 when a check fails (a lint finding at the project's fail
-level), 2 on a usage error (bad arguments, no project, an unknown revision).
+level, a revision whose downgrade does not give back the schema before it), 2 on a usage error (bad arguments, no project, an unknown revision).
 
 Each subcommand is a function registered in :data:`COMMANDS`: it adds its parser (with
 ``set_defaults(run=...)``) and its ``run`` returns the exit status. The project options
@@ -88,7 +90,58 @@ def _run_lint(args: argparse.Namespace, out: Any) -> int:
     return result.exit_code
 
 
-COMMANDS: list[Callable[[Any], None]] = [_add_lint]
+# -- test ---------------------------------------------------------------------------------------
+
+
+def _add_test(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "test", help="round-trip every revision (upgrade, downgrade, upgrade) on a scratch database",
+        description="Replay every revision up, down and up again on a scratch database of the project's dialect: "
+                    "each downgrade must give back the schema before it; one head; no depends_on cycle.",
+    )
+    parser.add_argument("rev_range", nargs="?", metavar="RANGE", help="[start]:[end] of the revisions to check (default: all)")
+    parser.add_argument("--metadata", metavar="MODULE:NAME",
+                        help="the models to compare with the schema at the end, e.g. myapp.models:Base.metadata")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    _project_options(parser)
+    parser.set_defaults(run=_run_test)
+
+
+def _metadata(spec: str) -> Any:
+    """``module:attr.path`` imported: a MetaData, or a declarative Base (its ``.metadata``)."""
+    import importlib
+
+    from .parser import resolve_metadata
+
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise _Usage(f"--metadata takes MODULE:NAME, e.g. myapp.models:Base.metadata, not {spec!r}")
+    try:
+        namespace = vars(importlib.import_module(module))
+    except ImportError as exc:
+        raise _Usage(f"--metadata {spec}: cannot import {module} ({exc})") from None
+    return resolve_metadata(name, namespace)
+
+
+def _run_test(args: argparse.Namespace, out: Any) -> int:
+    import json
+
+    metadata = _metadata(args.metadata) if args.metadata else None
+    project = project_from(args)
+    project.require()
+    result = project.test(args.rev_range, metadata=metadata)
+    if args.format == "json":
+        steps = [{"revision": s.revision, "ok": s.ok, "problem": s.problem, "path": s.path, "line": s.line, "note": s.note}
+                 for s in result.steps]
+        checks = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in result.checks]
+        out.write(json.dumps({"ok": result.ok, "dialect": result.dialect, "range": result.rev_range,
+                              "steps": steps, "checks": checks}, indent=2) + "\n")
+    else:
+        out.write(str(result) + "\n")
+    return 0 if result.ok else FAILED
+
+
+COMMANDS: list[Callable[[Any], None]] = [_add_lint, _add_test]
 
 
 class _Usage(Exception):

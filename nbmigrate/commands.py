@@ -780,9 +780,10 @@ def upgrade(
 ) -> MigrationResult | SqlResult:
     """Upgrade to a later version.
 
-    Before it runs, the revisions are linted (see :mod:`nbmigrate.lint`): a finding at the
-    project's fail level refuses the upgrade unless ``accept_risk``; ``--preview`` and ``--sql``
-    show the findings, and on PostgreSQL ``--preview`` sets beside them what the server held.
+    Where the project sets a lint policy, the revisions are linted before they run (see
+    :mod:`nbmigrate.lint`): a finding at the fail level refuses the upgrade unless ``accept_risk``;
+    ``--preview`` and ``--sql`` show the findings. On PostgreSQL ``--preview`` records what the
+    server held and rewrote after each statement (``result.observed``).
     """
     import alembic.command
 
@@ -808,13 +809,14 @@ def upgrade(
 def _risk(project: Project, revision: str, *, refuse: bool) -> Any:
     """The lint of what ``upgrade revision`` applies, raising :class:`RiskyMigration` when ``refuse`` and it fails.
 
-    ``None`` where upgrades are not linted: a SQLite file (one user's; ``%migrate lint`` still
-    shows its findings) unless the project sets a lint policy, or ``nbmigrate.lint.fail = never``.
+    Upgrades are linted where the project sets a lint policy (``nbmigrate.lint.fail`` in its ini
+    section or ``[tool.nbmigrate.lint]``, see :mod:`nbmigrate.lint.policy`) other than ``never``;
+    elsewhere ``None``, and ``%migrate lint`` shows the findings on request.
     """
     from .lint import check_upgrade, read_policy
 
     policy = read_policy(project)
-    if policy.fail == "never" or (not policy.source and project.engine().dialect.name == "sqlite"):
+    if policy.fail == "never" or not policy.source:
         return None
     return check_upgrade(project, revision, accept_risk=not refuse)
 

@@ -597,6 +597,20 @@ class Project:
 
         return commands.schema(self, tables, db_schema, at)
 
+    def erd(self, tables: Sequence[str] = (), at: str | None = None, engine: str | None = None) -> Any:
+        """An ER diagram of the database's tables, or of the schema ``at`` a revision (see :func:`nbmigrate.commands.erd`)."""
+        from . import commands
+
+        self.require()
+        return commands.erd(self, tables, at=at, engine=engine)
+
+    def squash(self, rev_range: str, message: str | None = None, accept_data_code: bool = False) -> Any:
+        """One revision for the chain ``A:B``, proved on scratch databases (see :func:`nbmigrate.commands.squash`)."""
+        from . import commands
+
+        self.require()
+        return commands.squash(self, rev_range, message, accept_data_code=accept_data_code)
+
     def lint(self, rev_range: str | None = None) -> Any:
         """What the pending revisions (or ``rev_range``) will lock and rewrite (see :func:`nbmigrate.commands.lint`)."""
         from . import commands

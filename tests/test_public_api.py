@@ -29,6 +29,7 @@ PUBLIC = [
     "__version__",
     "diff",
     "load_ipython_extension",
+    "schema_at",
     "snapshot",
 ]
 

@@ -93,12 +93,18 @@ def erd_text(result: ErdResult) -> str:
     return mask("\n".join(lines))
 
 
+# Before/after results draw the changed tables only up to this many.
+CHANGES_DRAWN = 20
+
+
 def changes_html(d: SchemaDiff) -> str:
     """The diagram of the tables a diff touches, changes marked, for before/after results; "" if it cannot be drawn."""
     from ..errors import NbmigrateError
     from ..erd import erd
 
     touched = sorted({*d.added_tables, *d.removed_tables, *d.changed_tables})
+    if len(touched) > CHANGES_DRAWN:  # a layout of hundreds of tables takes seconds and reads as noise
+        return f'<div class="nbm-meta">{len(touched)} tables changed: too many to draw here; `%migrate erd TABLE ...` draws some of them.</div>'
     try:
         drawn = erd(d.after, tables=touched, before=d.before)
     except NbmigrateError:  # no graphviz program here: the tables above say it all

@@ -54,7 +54,8 @@ def round_trip_html(result: RoundTripResult) -> str:
     parts.append(table(["", "check", "detail"], rows))
     step_rows = [
         [span("✓" if s.ok else "✗", "nbm-ok" if s.ok else "nbm-err"), f"<code>{esc(s.revision)}</code>", esc(s.message),
-         prose(s.problem) + (f" <code>{esc(_where(s))}</code>" if not s.ok else "")]
+         prose(s.problem) + (f" <code>{esc(_where(s))}</code>" if not s.ok else "")
+         + (f'<span class="nbm-warn">note: {esc(s.note)}</span>' if s.note else "")]
         for s in result.steps
     ]
     parts.append(table(["", "revision", "message", "result"], step_rows))
@@ -74,7 +75,7 @@ def round_trip_text(result: RoundTripResult) -> str:
     for c in result.checks:
         lines.append(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}" + (f": {c.detail}" if c.detail else ""))
     for s in result.steps:
-        tail = f"  {s.problem} ({_where(s)})" if not s.ok else ""
+        tail = f"  {s.problem} ({_where(s)})" if not s.ok else (f"  note: {s.note}" if s.note else "")
         lines.append(f"  {'ok  ' if s.ok else 'FAIL'} {s.revision} {s.message}{tail}")
     for s in result.failures:
         if s.diff is not None:

@@ -121,6 +121,8 @@ class CellResult(Result):
     notes: list[str] = field(default_factory=list)
     output: str = ""
     warnings: list[str] = field(default_factory=list)
+    # What the lint says of this revision's operations on this database (warnings and errors).
+    risks: list[Any] = field(default_factory=list)
 
     def _repr_html_(self) -> str:
         from .render.cell import render_cell_html
@@ -1373,8 +1375,21 @@ class _CellRun:
         except OSError:
             return ""
 
+    def _risks(self, rev_id: str, parents: tuple[str, ...]) -> list[Any]:
+        """The lint's warnings and errors for the revision just written (none when it cannot be linted)."""
+        if len(parents) > 1:  # a merge point: its operations are its own, but "parent:rev" is no range
+            return []
+        from .lint import lint
+
+        try:
+            linted = lint(self.project, f"{parents[0] if parents else 'base'}:{rev_id}")
+        except NbmigrateError:
+            return []
+        return [f for f in linted.for_revision(rev_id) if f.severity in ("error", "warning") and not f.allowed]
+
     def _result(self, status: str, plan: _Plan, path: Path) -> CellResult:
         return CellResult(
+            risks=self._risks(plan.rev_id, plan.parents),
             command="%%revision",
             revision=plan.rev_id,
             path=str(path),

@@ -39,6 +39,17 @@ class Result:
         return f"<div class='fake-result'>{self.line}</div>"
 
 
+class Lint:
+    """A stand-in for ``%migrate lint``'s result: its findings and whether policy refuses them."""
+
+    def __init__(self, findings: list[Any], blocking: bool) -> None:
+        self.findings = findings
+        self._blocking = blocking
+
+    def blocking(self) -> list[Any]:
+        return list(self.findings) if self._blocking else []
+
+
 class Harness:
     """A real revision graph over real files, a fake database state and a recording runner."""
 
@@ -57,13 +68,19 @@ class Harness:
         self.builds = 0
         self.fail_with: Exception | None = None
         self.data_loss: list[str] | None = []  # what a preview says would be dropped (None: cannot tell)
+        self.lints: list[str] = []
+        self.findings: list[Any] = []  # what `%migrate lint` says of the upgrade
+        self.blocking = False  # whether the project's lint policy would refuse it
 
     def build(self) -> tuple[RevisionGraph, str]:
         self.builds += 1
         graph = RevisionGraph.from_script_directory(self.script, current=self.current)
         return graph, render_svg(graph.to_dot())
 
-    def run(self, line: str) -> Result:
+    def run(self, line: str) -> Any:
+        if line.startswith("lint "):  # what the widget asks before an upgrade: the findings set below
+            self.lints.append(line)
+            return Lint(self.findings, self.blocking)
         self.lines.append(line)
         if self.fail_with is not None:
             raise self.fail_with
@@ -397,3 +414,24 @@ def test_front_end_in_a_real_browser(harness: Harness) -> None:
         assert page.locator(".nbm-gw-error").is_visible()
         assert errors == []
         browser.close()
+
+
+def test_an_upgrade_with_risky_steps_names_them_and_waits(harness: Harness) -> None:
+    from types import SimpleNamespace
+
+    harness.findings = [
+        SimpleNamespace(code="NBM108", name="dropping-column", revision="0003", message="drops user.phone",
+                        severity="error", allowed=False),
+        SimpleNamespace(code="NBM601", name="prefer-bigint-primary-key", revision="0002", message="id is INTEGER",
+                        severity="info", allowed=False),
+    ]
+    w = harness.widget()
+    send(w, {"action": "upgrade", "rev": "0003"})
+    assert harness.lints == ["lint 0003"] and harness.current == ("0001",)
+    assert w.needs_confirm and w.pending_line == "%migrate upgrade 0003"
+    assert w.warning == "Risky steps: NBM108 dropping-column in 0003: drops user.phone. Run it?"  # info is not a risk
+    harness.blocking = True  # the project's policy refuses it: confirming accepts the risk
+    send(w, {"action": "upgrade", "rev": "0003"})
+    assert w.pending_line == "%migrate upgrade 0003 --accept-risk"
+    send(w, {"action": "confirm"})
+    assert harness.lines[-1] == "upgrade 0003 --accept-risk"

@@ -43,6 +43,14 @@ def _parents(result: CellResult) -> str:
     return ", ".join(result.down_revision) or "base"
 
 
+def _risk_lines(result: CellResult) -> list[str]:
+    """One line per risky operation the cell adds, pointing to the recipe."""
+    return [
+        f"{f.severity} {f.code} {f.name}: {f.message} (`%migrate lint {result.revision}` shows the safe recipe)"
+        for f in result.risks
+    ]
+
+
 def render_cell_html(result: CellResult) -> str:
     """The HTML of a :class:`~nbmigrate.cell.CellResult`."""
     from .results import render_html
@@ -55,6 +63,7 @@ def render_cell_html(result: CellResult) -> str:
     if result.downgrade_empty:
         parts.append(f'<div class="nbm-warn">⚠ {esc(EMPTY_DOWNGRADE)}</div>')
     parts.extend(f'<div class="nbm-meta">{prose(note)}</div>' for note in result.notes)
+    parts.extend(f'<div class="nbm-warn">⚠ {prose(line)}</div>' for line in _risk_lines(result))
     parts.append(details("source", code(result.source, "python"), open_=True))
     if result.downgrade is not None:
         parts.append(details(f"downgrade with the applied code: {result.downgrade.command}", render_html(result.downgrade)))
@@ -78,6 +87,7 @@ def render_cell_text(result: CellResult) -> str:
     if result.downgrade_empty:
         lines.append(f"warning: {EMPTY_DOWNGRADE}")
     lines.extend(result.notes)
+    lines.extend(f"warning: {line}" for line in _risk_lines(result))
     lines += ["", result.source.rstrip()]
     if result.downgrade is not None:
         lines += ["", "downgrade with the applied code:", render_text(result.downgrade)]

@@ -148,15 +148,21 @@ class GraphWidget(anywidget.AnyWidget):
             return
         finally:
             self.busy = False
-        if loss == []:
+        risky, blocking = self._risky_steps(rev)
+        if blocking:  # confirming is accepting the risk the project's lint policy would refuse
+            line += " --accept-risk"
+        said = f"Risky steps: {'; '.join(risky)}. " if risky else ""
+        if loss == [] and not risky:
             self._set_pending(line, confirm=False)
             self._execute(line)
         elif loss is None:
             self._set_pending(line, confirm=True, warning=(
-                "This upgrade could not be previewed here, so whether it loses data is unknown. Run it?"
+                f"{said}This upgrade could not be previewed here, so whether it loses data is unknown. Run it?"
             ))
+        elif loss:
+            self._set_pending(line, confirm=True, warning=f"{said}This upgrade drops data: {'; '.join(loss)}. Run it?")
         else:
-            self._set_pending(line, confirm=True, warning=f"This upgrade drops data: {'; '.join(loss)}. Run it?")
+            self._set_pending(line, confirm=True, warning=f"{said}Run it?")
 
     def downgrade_to(self, rev: str) -> None:
         """Ask to downgrade to ``rev``; :meth:`confirm` runs it (a downgrade can lose data)."""
@@ -208,6 +214,20 @@ class GraphWidget(anywidget.AnyWidget):
             return None
         diff = getattr(result, "diff", None)
         return list(diff.data_loss) if diff is not None else None
+
+    def _risky_steps(self, rev: str) -> tuple[list[str], bool]:
+        """What ``%migrate lint`` says of the upgrade to ``rev``: its warnings and errors, and whether policy refuses it.
+
+        A lint that cannot run (a revision that does not render offline) leaves the choice to the
+        preview and the upgrade themselves.
+        """
+        try:
+            result = self._run(f"lint {rev}")
+        except Exception:  # noqa: BLE001 - the upgrade says what is wrong, if anything is
+            return [], False
+        findings = [f for f in getattr(result, "findings", ()) if f.severity in ("error", "warning") and not f.allowed]
+        said = [f"{f.code} {f.name} in {f.revision}: {f.message}" for f in findings]
+        return said, bool(result.blocking())
 
     def _execute(self, line: str) -> None:
         if self.busy:  # one action at a time; the front end disables its buttons meanwhile

@@ -795,7 +795,7 @@ def upgrade(
         return result
     if ":" in revision:
         raise BadArguments("A range (a:b) needs --sql; to upgrade the database, give one target, e.g. `upgrade head`.")
-    risk = _risk(project, revision, refuse=not (preview or accept_risk))
+    risk = _preview_lint(project, revision) if preview else _risk(project, revision, refuse=not accept_risk)
     migrated = _migrate(
         project, "upgrade", revision,
         plan=lambda script, heads: script._upgrade_revs(revision, heads),
@@ -804,6 +804,16 @@ def upgrade(
     )
     migrated.lint = risk
     return migrated
+
+
+def _preview_lint(project: Project, revision: str) -> Any:
+    """A preview shows the lint of what it runs, whatever the policy (on PostgreSQL, beside what the server held)."""
+    from .lint import lint
+
+    try:
+        return lint(project, revision)
+    except NbmigrateError:  # the preview itself says what is wrong with the revisions
+        return None
 
 
 def _risk(project: Project, revision: str, *, refuse: bool) -> Any:
@@ -1028,7 +1038,8 @@ def _migrate(
     result.output = _output(project, capture)
     result.warnings = [*([capture.interrupt] if capture.interrupt else []), *_captured_warnings(project, capture)]
     result.snapshot_warnings = list(dict.fromkeys(project.redact(w) for w in state.get("snapshot_warnings", ())))
-    result.observed = list(state.get("observed", ()))
+    # What the migration's statements took: not nbmigrate's and Alembic's reads and writes of the version table.
+    result.observed = [o for o in state.get("observed", ()) if set(o.new) - {project.version_table} or o.rewritten]
     ran = [step.revision for step in result.steps]
     if kind != "stamp" and ran != state["planned_ids"]:
         # Only SQLite can get here: another run took the write lock between nbmigrate's first

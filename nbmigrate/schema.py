@@ -391,7 +391,7 @@ def _counted(conn: Connection, tables: list[Table], schema: str | None) -> list[
         width = max(len(t.columns) for t in chunk)
         selects = []
         for i, table in enumerate(chunk):
-            counts = [f"COUNT({preparer.quote(c.name)})" for c in table.columns] + ["NULL"] * (width - len(table.columns))
+            counts = [f"COUNT({preparer.quote(c.name)})" for c in table.columns] + ["0"] * (width - len(table.columns))
             selects.append(f"SELECT {i}, COUNT(*){''.join(', ' + c for c in counts)} FROM {prefix}{preparer.quote(table.name)}")
         rows = {row[0]: row[1:] for row in conn.exec_driver_sql(" UNION ALL ".join(selects)).all()}
         for i, table in enumerate(chunk):

@@ -212,3 +212,72 @@ def rules_markdown(rules: Sequence[Rule]) -> str:
         for dialect, recipe in r.recipes.items():
             out += ["", f"On {dialect}:", "", "```", recipe.format_map(code_words), "```"]
     return "\n".join(out) + "\n"
+
+
+# -- inside other results ------------------------------------------------------------------------------
+
+
+def lint_section_html(result: LintResult) -> str:
+    """The lint carried by an ``upgrade``/``--sql``/``--preview`` result, collapsed unless it has warnings or errors."""
+    risky = [f for f in result.findings if not f.allowed and f.severity != "info"]
+    label = f"lint: {_summary(result)}" if result.findings else "lint: no findings"
+    return details(label, lint_html(result), open_=bool(risky))
+
+
+def _same_statement(a: str, b: str) -> bool:
+    def norm(text: str) -> str:
+        return " ".join(text.replace(";", " ").split()).lower()
+
+    return norm(a) == norm(b)
+
+
+def proof_rows(lint: LintResult | None, observed: Sequence[object]) -> list[tuple[str, str, str, str]]:
+    """Per observed statement that took a lock: (statement, what PostgreSQL held, the lint's claim, verdict).
+
+    The verdict is "confirmed" when the claimed lock is the one held on the table and a claimed
+    rewrite changed its storage; "contradicted" (a bug in the rules) otherwise; "no claim" when
+    the lint said nothing of the statement.
+    """
+    findings = list(lint.findings) if lint is not None else []
+    rows = []
+    for obs in observed:
+        statement, held, new, rewritten = obs.statement, obs.held, obs.new, obs.rewritten  # type: ignore[attr-defined]
+        if not new and not rewritten:
+            continue
+        seen = ", ".join(f"{t}: {m}" for t, m in sorted(new.items())) + (f"; rewrote {', '.join(rewritten)}" if rewritten else "")
+        claims = [f for f in findings if f.lock and _same_statement(f.statement, statement)]
+        if not claims:
+            rows.append((statement, seen, "", "no claim"))
+            continue
+        claim = claims[0]
+        said = f"{claim.code}: {claim.lock}" + ("; rewrites" if claim.rewrites else "")
+        rows.append((statement, seen, said, _verdict_of(claim, held, new, rewritten)))
+    return rows
+
+
+def _verdict_of(claim: Finding, held: dict, new: dict, rewritten: Sequence[str]) -> str:
+    """Whether what the server held after the statement bears the claim out."""
+    from ..observe import LOCK_ORDER
+
+    if not claim.table:
+        return "no claim"
+    emptied = claim.statement.lstrip().upper().startswith("TRUNCATE")  # new, empty storage: no row is rewritten
+    if (claim.table in rewritten) != (claim.rewrites or emptied):
+        return "contradicted: a bug in nbmigrate's rules"
+    if claim.table in new:  # the statement took (or strengthened) the table's lock: it must be the claimed one
+        return "confirmed" if new[claim.table] == claim.lock else "contradicted: a bug in nbmigrate's rules"
+    mode = held.get(claim.table)
+    if mode in LOCK_ORDER and claim.lock in LOCK_ORDER and LOCK_ORDER.index(mode) >= LOCK_ORDER.index(claim.lock):
+        return f"not told apart: the run already held {mode}"
+    return "contradicted: a bug in nbmigrate's rules"
+
+
+def proof_html(lint: LintResult | None, observed: Sequence[object]) -> str:
+    """What PostgreSQL held after each statement of a preview, beside the lint's claims."""
+    rows = proof_rows(lint, observed)
+    if not rows:
+        return ""
+    cells = [[code(s), esc(seen), esc(claim), span(verdict, "nbm-err" if verdict.startswith("contradicted") else "nbm-ok")]
+             for s, seen, claim, verdict in rows]
+    return details("locks PostgreSQL held (proved in the rolled-back run)", table(["statement", "held", "lint says", ""], cells),
+                   open_=any(r[3].startswith("contradicted") for r in rows))

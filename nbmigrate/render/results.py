@@ -176,6 +176,12 @@ def _migration_html(result: MigrationResult) -> str:
     if result.sql:
         parts.append(details(f"SQL ({len(result.sql)} statements)", code(";\n\n".join(result.sql) + ";")))
     parts.append(_diff_html(result))
+    if result.lint is not None or result.observed:
+        from .lint import lint_section_html, proof_html
+
+        if result.lint is not None:
+            parts.append(lint_section_html(result.lint))
+        parts.append(proof_html(result.lint, result.observed))
     if result.snapshot_warnings:
         items = "".join(f"<li>{esc(w)}</li>" for w in result.snapshot_warnings)
         parts.append(details(f"schema snapshot: {_snapshot_warnings_count(result)}", f"<ul>{items}</ul>"))
@@ -293,7 +299,12 @@ def _failure_html(report: FailureReport) -> str:
 
 
 def _sql_html(result: SqlResult) -> str:
-    return title(result.command, meta="offline: nothing was run") + code(result.sql or "-- (no SQL)")
+    html = title(result.command, meta="offline: nothing was run") + code(result.sql or "-- (no SQL)")
+    if result.lint is not None:
+        from .lint import lint_section_html
+
+        html += lint_section_html(result.lint)
+    return html
 
 
 def _sql_text(result: SqlResult) -> str:

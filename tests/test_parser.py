@@ -223,7 +223,7 @@ def test_invocation_is_plain_data() -> None:
     assert isinstance(invocation, Invocation)
     assert invocation == Invocation(
         command="upgrade",
-        arguments={"revision": "head", "sql": False, "tag": None, "preview": False, "no_schema": False},
+        arguments={"revision": "head", "sql": False, "tag": None, "preview": False, "no_schema": False, "accept_risk": False},
         name="other",
     )
 

@@ -16,6 +16,7 @@ from ..masking import mask
 
 STYLE = """<style>
 .nbm{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;line-height:1.4}
+.nbm .nbm-erd-svg{overflow:auto;max-width:100%;max-height:80vh;border:1px solid #8c959f;padding:4px}
 .nbm table.nbm-t{border-collapse:collapse;margin:4px 0}
 .nbm table.nbm-t th,.nbm table.nbm-t td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 .nbm table.nbm-t th{background:#f3f3f3}

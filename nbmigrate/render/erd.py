@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["changes_html", "erd_html", "erd_summary", "erd_text"]
 
-_STYLE = """<style>
-.nbm .nbm-erd-svg{overflow:auto;max-width:100%;max-height:80vh;border:1px solid #8c959f;padding:4px}
-</style>"""
+# The diagram's frame (.nbm-erd-svg) is styled by the shared stylesheet, nbmigrate.render._html.STYLE.
 
 
 def _plural(n: int, word: str) -> str:
@@ -53,7 +51,7 @@ def _diagram(result: ErdResult) -> Diagram:
 def erd_html(result: ErdResult) -> str:
     """The diagram's HTML without the outer container: heading, then the SVG inline."""
     # The names are drawn in the SVG: masked as every other text of a result is.
-    return _STYLE + title("ER diagram", meta=erd_summary(result)) + f'<div class="nbm-erd-svg">{mask(result.svg)}</div>'
+    return title("ER diagram", meta=erd_summary(result)) + f'<div class="nbm-erd-svg">{mask(result.svg)}</div>'
 
 
 def _mark(status: str) -> str:
@@ -109,4 +107,4 @@ def changes_html(d: SchemaDiff) -> str:
         drawn = erd(d.after, tables=touched, before=d.before)
     except NbmigrateError:  # no graphviz program here: the tables above say it all
         return ""
-    return details(f"diagram ({_plural(len(touched), 'table')} changed)", f'{_STYLE}<div class="nbm-erd-svg">{mask(drawn.svg)}</div>', open_=True)
+    return details(f"diagram ({_plural(len(touched), 'table')} changed)", f'<div class="nbm-erd-svg">{mask(drawn.svg)}</div>', open_=True)

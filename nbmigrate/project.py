@@ -759,7 +759,10 @@ def transactional_sqlite(engine: Engine) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
-    def _no_pysqlite_transactions(dbapi_connection: Any, record: Any) -> None:
+    @event.listens_for(engine, "checkout")
+    def _no_pysqlite_transactions(dbapi_connection: Any, *args: Any) -> None:
+        # Also on every checkout: Alembic's autocommit_block() gives the connection back with the
+        # level SQLAlchemy restores (pysqlite's implicit BEGIN again), and the pool keeps it.
         dbapi_connection.isolation_level = None
 
     event.listen(engine, "begin", _sqlite_begin)

@@ -1107,3 +1107,22 @@ def test_graph_collapse_option(ip: Any) -> None:
     assert 'id="run&#45;0002"' in folded.svg and 'id="rev&#45;0004"' not in folded.svg
     assert migrate(ip, "graph --collapse 0").graph.runs == {}
     usage_error(ip, "graph --collapse -1", "--collapse takes a number")
+
+
+def test_sqlite_stays_transactional_after_an_autocommit_block(here: Path) -> None:
+    # Alembic's autocommit_block() hands the connection back with pysqlite's own transactions on;
+    # the next commands must still run (and roll back) in nbmigrate's explicit transactions.
+    import nbmigrate
+    from support import write_revision
+
+    project = nbmigrate.Project()
+    project.init()
+    write_revision(project, "0001", 'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))', 'op.drop_table("t")')
+    write_revision(project, "0002", 'with op.get_context().autocommit_block():\n    op.execute("CREATE INDEX ix_t ON t (id)")',
+                   'op.drop_index("ix_t", table_name="t")')
+    write_revision(project, "0003", 'op.add_column("t", sa.Column("x", sa.Integer))\nop.execute("SELECT no_such_function()")')
+    project.upgrade("0002")
+    assert project.current().heads == ("0002",)
+    with pytest.raises(nbmigrate.MigrationFailed, match="Rolled back"):
+        project.upgrade("head")
+    assert "x" not in nbmigrate.snapshot(project.engine())["t"].column_names

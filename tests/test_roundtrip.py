@@ -286,3 +286,15 @@ def test_the_command_line_runs_the_check_with_an_exit_code(here: Path, sqlite_ur
     assert passed.stdout.startswith("Round trip passed: 2/2 steps")
     usage = run("--metadata", "no_such_module:Base.metadata")
     assert usage.returncode == 2 and "cannot import no_such_module" in usage.stderr
+
+
+def test_a_column_dropped_and_added_back_passes_whatever_its_place(here: Path, sqlite_url: str) -> None:
+    # ADD COLUMN can only append: the column comes back last, and the schema is the same.
+    project = nbmigrate.Project()
+    project.init()
+    project.connect(sqlite_url)
+    write_revision(project, "0001", 'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True), sa.Column("a", sa.Text), sa.Column("b", sa.Text))',
+                   'op.drop_table("t")')
+    write_revision(project, "0002", 'op.drop_column("t", "a")', 'op.add_column("t", sa.Column("a", sa.Text))')
+    result = project.test()
+    assert result.ok, str(result)

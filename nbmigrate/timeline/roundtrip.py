@@ -78,11 +78,15 @@ class RoundTripResult(Result):
 
 
 def _shape(snap: Snapshot) -> dict[str, Any]:
-    """The tables without their row and non-null counts: the schema alone."""
+    """The tables without their row and non-null counts, columns by name: the schema alone.
+
+    Column order is left out: a downgrade that adds back a dropped column can only append it
+    (``ALTER TABLE ... ADD COLUMN``), and the schema difference ignores order too.
+    """
     from dataclasses import replace
 
     return {
-        name: replace(t, row_count=None, columns=tuple(replace(c, non_null=None) for c in t.columns))
+        name: replace(t, row_count=None, columns=tuple(sorted((replace(c, non_null=None) for c in t.columns), key=lambda c: c.name)))
         for name, t in snap.tables.items()
     }
 

@@ -429,7 +429,7 @@ def test_an_upgrade_with_risky_steps_names_them_and_waits(harness: Harness) -> N
     send(w, {"action": "upgrade", "rev": "0003"})
     assert harness.lints == ["lint 0003"] and harness.current == ("0001",)
     assert w.needs_confirm and w.pending_line == "%migrate upgrade 0003"
-    assert w.warning == "Risky steps: NBM108 dropping-column in 0003: drops user.phone. Run it?"  # info is not a risk
+    assert w.warning == "Risky steps: NBM108 dropping-column in 0003: drops user.phone. Run it?"  # an info is no risk
     harness.blocking = True  # the project's policy refuses it: confirming accepts the risk
     send(w, {"action": "upgrade", "rev": "0003"})
     assert w.pending_line == "%migrate upgrade 0003 --accept-risk"

@@ -216,7 +216,10 @@ class GraphWidget(anywidget.AnyWidget):
         return list(diff.data_loss) if diff is not None else None
 
     def _risky_steps(self, rev: str) -> tuple[list[str], bool]:
-        """What ``%migrate lint`` says of the upgrade to ``rev``: its warnings and errors, and whether policy refuses it.
+        """What ``%migrate lint`` says of the upgrade to ``rev``: its errors, and whether policy refuses it.
+
+        Errors only: warnings (a lock taken without a timeout) would stop nearly every upgrade on
+        a server; ``%migrate lint`` lists them.
 
         A lint that cannot run (a revision that does not render offline) leaves the choice to the
         preview and the upgrade themselves.
@@ -225,7 +228,7 @@ class GraphWidget(anywidget.AnyWidget):
             result = self._run(f"lint {rev}")
         except Exception:  # noqa: BLE001 - the upgrade says what is wrong, if anything is
             return [], False
-        findings = [f for f in getattr(result, "findings", ()) if f.severity in ("error", "warning") and not f.allowed]
+        findings = [f for f in getattr(result, "findings", ()) if f.severity == "error" and not f.allowed]
         said = [f"{f.code} {f.name} in {f.revision}: {f.message}" for f in findings]
         return said, bool(result.blocking())
 

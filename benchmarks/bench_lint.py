@@ -44,37 +44,9 @@ for _path in (HERE, HERE.parent):  # this checkout's nbmigrate, then the benchma
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from bench_commands import TEMPLATE  # noqa: E402 - the revision file the other benchmarks write
 from bench_graph import history  # noqa: E402
 
-TEMPLATE = '''"""{message}
-
-Revision ID: {rev}
-Revises: {down_text}
-Create Date: 2024-01-01 00:00:00.000000
-
-"""
-from typing import Sequence, Union
-
-from alembic import op
-import sqlalchemy as sa
-
-
-# revision identifiers, used by Alembic.
-revision: str = {rev!r}
-down_revision: Union[str, Sequence[str], None] = {down!r}
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
-
-
-def upgrade() -> None:
-    """Upgrade schema."""
-{upgrade}
-
-
-def downgrade() -> None:
-    """Downgrade schema."""
-    pass
-'''
 
 # What revision i does, by i % 10, on table t{i // 10}.
 CHANGES = [
@@ -110,7 +82,7 @@ def make_project(root: Path, n: int, shape: str, url: str) -> Any:
         body = "pass" if merge else CHANGES[index % 10].format(t=f"t{index // 10}")
         text = TEMPLATE.format(message=f"step {index}", rev=rev, down=down,
                                down_text=", ".join(down) if merge else (down or ""),
-                               upgrade=textwrap.indent(body, "    "))
+                               upgrade=textwrap.indent(body, "    "), downgrade="    pass")
         (versions / f"{rev}_step_{index}.py").write_text(text)
     return project
 

@@ -44,7 +44,7 @@ for _path in (HERE, HERE.parent):  # this checkout's nbmigrate, then the benchma
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from bench_commands import TEMPLATE  # noqa: E402 - the revision file the other benchmarks write
+from bench_commands import TEMPLATE, _cwd  # noqa: E402 - the revision file the other benchmarks write
 from bench_graph import history  # noqa: E402
 
 
@@ -85,16 +85,6 @@ def make_project(root: Path, n: int, shape: str, url: str) -> Any:
                                upgrade=textwrap.indent(body, "    "), downgrade="    pass")
         (versions / f"{rev}_step_{index}.py").write_text(text)
     return project
-
-
-@contextlib.contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
 
 
 def _time(fn: Callable[[], Any]) -> float:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from IPython.core.error import UsageError
 
 import nbmigrate
@@ -101,5 +105,16 @@ def database_state(url: str) -> dict[str, Any]:
             if "alembic_version" in state:
                 state["alembic_version"] = sorted(v for (v,) in conn.execute(sa.text("SELECT version_num FROM alembic_version")))
             return state
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def ops(url: str) -> Iterator[Operations]:
+    """Alembic operations on a connection to ``url``, committed at the end."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            yield Operations(MigrationContext.configure(conn))
     finally:
         engine.dispose()

@@ -6,13 +6,9 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from IPython.lib.pretty import pretty
 
 from nbmigrate import _erd_dot
@@ -20,20 +16,10 @@ from nbmigrate.erd import ErdResult, column_port, diagram, erd, erd_dot, node_id
 from nbmigrate.errors import BadArguments
 from nbmigrate.graph import render_svg
 from nbmigrate.schema import diff, snapshot
+from support import ops
 
 SVG = "{http://www.w3.org/2000/svg}"
 ADDED, REMOVED, CHANGED = (_erd_dot.STATUS_STYLE[s] for s in ("added", "removed", "changed"))
-
-
-@contextmanager
-def ops(url: str) -> Iterator[Operations]:
-    """Alembic operations on a connection to ``url``, committed at the end."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            yield Operations(MigrationContext.configure(conn))
-    finally:
-        engine.dispose()
 
 
 def create_library(url: str) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -31,6 +29,7 @@ from nbmigrate.schema import (
     diff,
     snapshot,
 )
+from support import ops
 
 # How each database spells the same SQLAlchemy types and check constraints.
 INT = {"sqlite": "INTEGER", "postgresql": "INTEGER", "mysql": "INTEGER(11)"}
@@ -43,17 +42,6 @@ CHECK_N = {"sqlite": "n > 0", "postgresql": "n > 0", "mysql": "`n` > 0"}
 def backend(url: str) -> str:
     """``sqlite``, ``postgresql`` or ``mysql`` (MariaDB included) for a test database URL."""
     return sa.make_url(url).get_backend_name()
-
-
-@contextmanager
-def ops(url: str) -> Iterator[Operations]:
-    """Alembic operations on a connection to ``url``, committed at the end."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            yield Operations(MigrationContext.configure(conn))
-    finally:
-        engine.dispose()
 
 
 def execute(url: str, *statements: str) -> None:

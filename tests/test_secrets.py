@@ -128,6 +128,44 @@ def test_python_api_never_shows_the_password(
     assert failed.value.report.statement == "SELECT '***' FROM no_such_table"
 
 
+def test_replays_and_the_lint_never_show_the_password(
+    canary_url: str, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
+) -> None:
+    """Scratch databases are made with the project's credentials: nothing they say may show them."""
+    monkeypatch.chdir(tmp_path)
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    out = io.StringIO()
+    seen: list[Any] = []
+    try:
+        with redirect_stdout(out), redirect_stderr(out):
+            project = nbmigrate.Project()
+            project.init("migrations")
+            project.connect(canary_url)
+            write_revision(project, "0001", 'op.create_table("t", sa.Column("id", sa.Integer))', 'op.drop_table("t")')
+            with pytest.raises(NbmigrateError, match="could not create one") as refused:  # canary may not CREATE DATABASE
+                project.schema(at="head")
+            seen.append(refused.value)
+            with admin.connect() as conn:
+                conn.execute(sa.text("ALTER ROLE canary CREATEDB"))
+            seen += [project.schema(at="head"), project.diff("base", "head", sql=True), project.test(),
+                     project.lint("base:head"), project.erd(at="head")]
+            write_revision(project, "0002", FAILING_WITH_PASSWORD.replace("nowhere", "no_such_table"))
+            with pytest.raises(NbmigrateError, match="0002 upgrade") as failed:
+                project.schema(at="head")
+            seen += [failed.value, project.test()]
+            project.close()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text("ALTER ROLE canary NOCREATEDB"))
+        admin.dispose()
+    assert not seen[-1].ok and seen[-1].failures[0].revision == "0002"
+    for value in seen:
+        assert leaks(shown(value)) == [], value
+    assert leaks(out.getvalue()) == []
+    assert leaks(logs.getvalue()) == []
+    assert leaks(files_text(tmp_path)) == []
+
+
 def test_failed_connections_never_show_the_password(canary_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     project = nbmigrate.Project()

@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _runtime, commands
 from ._files import check_inside, check_message, check_replaceable, drop_bytecode, undone_on_failure
-from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem
+from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem, RiskyMigration
 from .parser import Invocation, resolve_metadata, split_line
 from .project import Project
 from .results import HelpResult, MigrationResult, Result
@@ -158,6 +158,7 @@ class CellOptions:
     autogenerate: bool = False
     metadata: str | None = None
     apply: bool = False
+    accept_risk: bool = False
     config: list[str] | None = None
     name: str = "alembic"
     x: list[str] = field(default_factory=list)
@@ -185,6 +186,10 @@ def _line_parser() -> argparse.ArgumentParser:
             if action.dest == "sql":  # parsed only to be refused with a message
                 action.help = argparse.SUPPRESS
         parser.add_argument("--apply", action="store_true", help="upgrade the database to the new revision at once")
+        parser.add_argument(
+            "--accept-risk", dest="accept_risk", action="store_true",
+            help="with --apply: upgrade although the revision has a lint finding at the fail level (still shown)",
+        )
         parser.add_argument(
             "--metadata", metavar="NAME",
             help="the kernel's MetaData to autogenerate from, e.g. Base.metadata (default: target_metadata)",
@@ -248,6 +253,7 @@ def parse_line(line: str) -> CellOptions | HelpResult:
         autogenerate=ns.autogenerate,
         metadata=ns.metadata,
         apply=ns.apply,
+        accept_risk=ns.accept_risk,
         config=ns.config,
         name=ns.name,
         x=ns.x or [],
@@ -278,6 +284,8 @@ def run_cell(
         metadata = resolve_metadata(options.metadata, namespace)
     elif options.metadata is not None:
         raise BadArguments("--metadata names the model for --autogenerate; add --autogenerate, or drop --metadata.")
+    if options.accept_risk and not options.apply:
+        raise BadArguments("--accept-risk lets --apply upgrade a risky revision; add --apply, or drop --accept-risk.")
     return revision_cell(
         project,
         cell,
@@ -292,6 +300,7 @@ def run_cell(
         metadata=metadata,
         metadata_name=options.metadata or "target_metadata",
         apply=options.apply,
+        accept_risk=options.accept_risk,
         cell_id=cell_id,
         schema=(defaults or {}).get("schema", True),
         progress=progress,
@@ -959,6 +968,7 @@ def revision_cell(
     cell_id: str | None = None,
     schema: bool = True,
     progress: Progress | None = None,
+    accept_risk: bool = False,
 ) -> CellResult:
     """Make (or update) the revision a cell's code describes; the Python API behind ``%%revision``.
 
@@ -983,6 +993,7 @@ def revision_cell(
             cell_id=cell_id,
             schema=schema,
             progress=progress,
+            accept_risk=accept_risk,
         )
         return run.run()
 
@@ -1005,6 +1016,7 @@ class _CellRun:
     cell_id: str | None
     schema: bool
     progress: Progress | None
+    accept_risk: bool = False
     notes: list[str] = field(default_factory=list)
     output: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -1223,7 +1235,7 @@ class _CellRun:
         except NbmigrateError as exc:
             self.project.invalidate()
             try:
-                self._upgrade(rev_id, note="")
+                self._upgrade(rev_id, note="", restoring=True)
                 state = f"The database was upgraded to {rev_id} again with the old code."
             except NbmigrateError as again:
                 state = f"Upgrading {rev_id} again with the old code failed too: {again}"
@@ -1318,9 +1330,19 @@ class _CellRun:
             )
         return heads
 
-    def _upgrade(self, rev_id: str, *, note: str | None = None) -> MigrationResult:
+    def _upgrade(self, rev_id: str, *, note: str | None = None, restoring: bool = False) -> MigrationResult:
+        """Upgrade to the cell's revision; ``restoring`` puts back code that was applied before (not linted again)."""
+        accept = self.accept_risk or restoring
         try:
-            result = commands.upgrade(self.project, rev_id, schema=self.schema, progress=self.progress)
+            result = commands.upgrade(self.project, rev_id, schema=self.schema, progress=self.progress, accept_risk=accept)
+        except RiskyMigration as exc:
+            heads, _ = commands._db_heads(self.project)
+            where = ", ".join(heads) if heads else ("base" if heads is not None else "unknown")
+            raise RiskyMigration(
+                f"{exc}\nThe revision file was written but not applied (the database is at {where}): run the cell "
+                "with --accept-risk to apply it as it is, or rewrite it the safe way and run it again.",
+                exc.result,
+            ) from None
         except NbmigrateError as exc:
             if note is None:
                 note = "The revision file was written; fix the cell and run it again (it rewrites the same revision)."

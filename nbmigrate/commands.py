@@ -780,9 +780,9 @@ def upgrade(
 ) -> MigrationResult | SqlResult:
     """Upgrade to a later version.
 
-    Where the project sets a lint policy, the revisions are linted before they run (see
-    :mod:`nbmigrate.lint`): a finding at the fail level refuses the upgrade unless ``accept_risk``;
-    ``--preview`` and ``--sql`` show the findings. On PostgreSQL ``--preview`` records what the
+    The revisions are linted before they run (see :mod:`nbmigrate.lint`): a finding at the fail
+    level of the project's policy (``error`` unless it says otherwise) refuses the upgrade unless
+    ``accept_risk``, which still shows the findings; ``--preview`` and ``--sql`` show them too. On PostgreSQL ``--preview`` records what the
     server held and rewrote after each statement (``result.observed``).
     """
     import alembic.command
@@ -819,14 +819,14 @@ def _preview_lint(project: Project, revision: str) -> Any:
 def _risk(project: Project, revision: str, *, refuse: bool) -> Any:
     """The lint of what ``upgrade revision`` applies, raising :class:`RiskyMigration` when ``refuse`` and it fails.
 
-    Upgrades are linted where the project sets a lint policy (``nbmigrate.lint.fail`` in its ini
-    section or ``[tool.nbmigrate.lint]``, see :mod:`nbmigrate.lint.policy`) other than ``never``;
-    elsewhere ``None``, and ``%migrate lint`` shows the findings on request.
+    Upgrades are linted unless the project's policy (``nbmigrate.lint.fail`` in its ini section or
+    ``[tool.nbmigrate.lint]``, see :mod:`nbmigrate.lint.policy`) is ``never``: then ``None``, and
+    ``%migrate lint`` shows the findings on request.
     """
     from .lint import check_upgrade, read_policy
 
     policy = read_policy(project)
-    if policy.fail == "never" or not policy.source:
+    if policy.fail == "never":
         return None
     return check_upgrade(project, revision, accept_risk=not refuse)
 

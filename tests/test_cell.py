@@ -383,7 +383,7 @@ def test_apply(ip, project):
 
 def test_apply_failure_keeps_the_file_for_a_rewrite(ip, project):
     revision(ip, '-m "create user" --apply', USER_TABLE)
-    outcome = ip.run_cell('%%revision -m "broken" --apply\nop.drop_table("nope")\n')
+    outcome = ip.run_cell('%%revision -m "broken" --apply\nop.add_column("nope", sa.Column("x", sa.Integer))\n')
     assert type(outcome.error_in_exec) is UsageError
     assert "fix the cell and run it again" in str(outcome.error_in_exec)
     assert len(versions(project)) == 2

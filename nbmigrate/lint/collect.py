@@ -65,6 +65,7 @@ class _Recorder(io.TextIOBase):
         self.done: list[_Open] = []
         self.preamble: list[str] = []
         self.in_transaction = False
+        self.interrupted = ""  # the revision whose rendering an interrupt stopped
         self._normalised: dict[str, str] = {}
 
     def writable(self) -> bool:
@@ -187,7 +188,7 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
     from .. import _runtime
     from .._cache import serving
     from ..commands import _captured_warnings, _output, _raise_translated, _script
-    from ..errors import offline_failure
+    from ..errors import NbmigrateError, offline_failure
 
     script = _script(project)
     recorder = _Recorder()
@@ -209,6 +210,9 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
             config.output_buffer = None
 
     _, capture, error = _runtime.contained(run)
+    if isinstance(error, (KeyboardInterrupt, _runtime.Interrupted)):
+        where = f" (rendering revision {recorder.interrupted} offline)" if recorder.interrupted else ""
+        raise NbmigrateError(f"Interrupted while the revisions were checked{where}; nothing ran on the database.") from None
     if error is not None:
         command = f"lint {label or destination}"
         offline = None if isinstance(error, _runtime.Exit) else offline_failure(error, command, project.redact)
@@ -257,6 +261,7 @@ def _guarded(step: Any, recorder: _Recorder) -> Any:
         try:
             inner(**kw)
         except (_runtime.Interrupted, KeyboardInterrupt):
+            recorder.interrupted = script.revision
             raise
         except Exception as exc:  # noqa: BLE001 - recorded as NBM002, and the next revision runs
             recorder.failed(exc)

@@ -13,12 +13,14 @@ from typing import Any
 from .errors import (
     BadArguments,
     ConnectionFailed,
+    Interrupted,
     LockTimeout,
     MigrationFailed,
     NbmigrateError,
     NbmigrateWarning,
     ProjectNotFound,
     RevisionProblem,
+    RiskyMigration,
 )
 from .project import Project
 
@@ -27,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BadArguments",
     "ConnectionFailed",
+    "Interrupted",
     "LockTimeout",
     "MigrationFailed",
     "NbmigrateError",
@@ -34,6 +37,7 @@ __all__ = [
     "Project",
     "ProjectNotFound",
     "RevisionProblem",
+    "RiskyMigration",
     "__version__",
     "diff",
     "load_ipython_extension",

@@ -26,10 +26,12 @@ from .locks import migration_lock
 from .errors import (
     BadArguments,
     ConnectionFailed,
+    Interrupted,
     MigrationFailed,
     NbmigrateError,
     NbmigrateWarning,
     RevisionProblem,
+    RiskyMigration,
     offline_failure,
     translate,
 )
@@ -791,44 +793,43 @@ def upgrade(
         raise BadArguments("--preview runs the migration and rolls it back; --sql only writes its SQL. Pick one.")
     if sql:
         result = _offline(project, f"upgrade {revision} --sql", lambda: alembic.command.upgrade(project.config, revision, sql=True, tag=tag))
-        result.lint = _risk(project, revision, refuse=False)
+        result.lint = _risk(project, revision, preview=False, refuse=False).get("lint")
         return result
     if ":" in revision:
         raise BadArguments("A range (a:b) needs --sql; to upgrade the database, give one target, e.g. `upgrade head`.")
-    risk = _preview_lint(project, revision) if preview else _risk(project, revision, refuse=not accept_risk)
+    linted: dict[str, Any] = {}
     migrated = _migrate(
         project, "upgrade", revision,
         plan=lambda script, heads: script._upgrade_revs(revision, heads),
         run=lambda: alembic.command.upgrade(project.config, revision, tag=tag),
         preview=preview, schema=schema, progress=progress,
+        check=lambda: linted.update(_risk(project, revision, preview=preview, refuse=not (accept_risk or preview))),
     )
-    migrated.lint = risk
+    migrated.lint = linted.get("lint")
+    if "unlinted" in linted:
+        migrated.warnings.append(linted["unlinted"])
     return migrated
 
 
-def _preview_lint(project: Project, revision: str) -> Any:
-    """A preview shows the lint of what it runs, whatever the policy (on PostgreSQL, beside what the server held)."""
-    from .lint import lint
-
-    try:
-        return lint(project, revision)
-    except NbmigrateError:  # the preview itself says what is wrong with the revisions
-        return None
-
-
-def _risk(project: Project, revision: str, *, refuse: bool) -> Any:
+def _risk(project: Project, revision: str, *, preview: bool, refuse: bool) -> dict[str, Any]:
     """The lint of what ``upgrade revision`` applies, raising :class:`RiskyMigration` when ``refuse`` and it fails.
 
-    Upgrades are linted unless the project's policy (``nbmigrate.lint.fail`` in its ini section or
-    ``[tool.nbmigrate.lint]``, see :mod:`nbmigrate.lint.policy`) is ``never``: then ``None``, and
-    ``%migrate lint`` shows the findings on request.
+    Run once the revision files passed the pre-flight. Upgrades are linted unless the project's
+    policy (``nbmigrate.lint.fail`` in its ini section or ``[tool.nbmigrate.lint]``, see
+    :mod:`nbmigrate.lint.policy`) is ``never``; a preview always is. A lint that cannot run leaves
+    the upgrade to say what is wrong (its pre-flight reads the database), and a warning says the
+    revisions were not linted. ``{"lint": result}``, or ``{"unlinted": warning}``, or ``{}``.
     """
     from .lint import check_upgrade, read_policy
 
-    policy = read_policy(project)
-    if policy.fail == "never":
-        return None
-    return check_upgrade(project, revision, accept_risk=not refuse)
+    if not preview and read_policy(project).fail == "never":
+        return {}
+    try:
+        return {"lint": check_upgrade(project, revision, accept_risk=not refuse)}
+    except (Interrupted, RiskyMigration):
+        raise
+    except NbmigrateError as exc:
+        return {"unlinted": f"The revisions were not linted: {exc}"}
 
 
 def downgrade(
@@ -934,11 +935,13 @@ def _migrate(
     schema: bool,
     progress: Progress | None,
     remaining: Callable[[ScriptDirectory, tuple[str, ...]], Any] | None = None,
+    check: Callable[[], Any] | None = None,
 ) -> MigrationResult:
     """Pre-flight, lock, run Alembic contained, and read back where the database is now.
 
     ``plan(script, heads)`` gives the steps from ``heads`` to the target; ``remaining`` (default:
     ``plan``) what would still be left to do from where the run ended (nothing, if it arrived).
+    ``check()`` runs once the files passed the pre-flight, before the lock (the lint).
     """
     from . import checksums, preflight
     from .schema import with_version_table
@@ -949,6 +952,8 @@ def _migrate(
     script, _ = _call(project, lambda: preflight.check_files(project, targets))
     if preview:
         _check_preview(project, script, kind)
+    if check is not None:
+        check()
     config = project.config
     state: dict[str, Any] = {}
 
@@ -1297,7 +1302,7 @@ def _report_failure(
         ) from None
     if interrupted and "before" not in state:
         # Stopped before reading the database, e.g. while waiting for another run's lock.
-        raise NbmigrateError(f"Interrupted before anything ran: {project.display_url} is unchanged.") from None
+        raise Interrupted(f"Interrupted before anything ran: {project.display_url} is unchanged.") from None
     if "before" not in state or (not capture.steps and not interrupted):
         _raise_translated(project, error)
     steps = [_step(project, kind, e) for e in capture.steps]

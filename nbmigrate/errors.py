@@ -9,7 +9,8 @@
     ├── ConnectionFailed           the database cannot be reached
     ├── LockTimeout                another run held the database lock for too long
     ├── MigrationFailed            a migration raised; ``report`` says exactly what state is left
-    └── RiskyMigration             ``upgrade`` refused a revision the linter flags; ``result`` has the findings
+    ├── RiskyMigration             ``upgrade`` refused a revision the linter flags; ``result`` has the findings
+    └── Interrupted                Ctrl-C stopped a command before it changed anything
 
     NbmigrateWarning (UserWarning) something to fix that does not stop the command (a revision id
                                    defined by two files); results carry it in ``warnings`` too
@@ -69,6 +70,10 @@ class RiskyMigration(NbmigrateError):
     def __init__(self, message: str, result: Any) -> None:
         super().__init__(message)
         self.result = result
+
+
+class Interrupted(NbmigrateError):
+    """Ctrl-C stopped a command before it changed anything (e.g. while the lint rendered revisions)."""
 
 
 class NbmigrateWarning(UserWarning):

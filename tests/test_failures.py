@@ -206,7 +206,7 @@ def test_postgresql_autocommit_block_leaves_a_partial_state(
 def test_keyboard_interrupt_in_a_migration_is_reported_like_a_failure(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = project_with(tmp_path, monkeypatch, db_url, CREATE_A, CREATE_B + "\nraise KeyboardInterrupt")
+    project = project_with(tmp_path, monkeypatch, db_url, CREATE_A, CREATE_B + "\nif not op.get_context().as_sql: raise KeyboardInterrupt  # a Ctrl-C while it runs, not while it is linted")
 
     report = fails(project)
 
@@ -222,7 +222,7 @@ def test_keyboard_interrupt_in_a_migration_is_reported_like_a_failure(
     # The kernel is fine and the lock was released: the fixed revision applies.
     write_revision(project, "0003", "pass")
     (Path(project.script().get_revision("0002").path)).write_text(
-        Path(project.script().get_revision("0002").path).read_text().replace("raise KeyboardInterrupt", "pass")
+        Path(project.script().get_revision("0002").path).read_text().replace("raise KeyboardInterrupt", "pass", 1)
     )
     if db_url.startswith("mysql"):
         project.stamp("0001")  # nothing to undo by hand here but table b; drop it first
@@ -270,12 +270,30 @@ def test_interrupting_the_kernel_stops_the_worker_at_a_statement_boundary(
         assert report.rolled_back
 
 
+def test_an_interrupt_while_the_revisions_are_linted_runs_nothing(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while ``upgrade`` renders the revisions offline for its lint: one message, nothing applied."""
+    project = project_with(tmp_path, monkeypatch, db_url, CREATE_A, "if op.get_context().as_sql: raise KeyboardInterrupt")
+
+    with pytest.raises(nbmigrate.Interrupted) as caught:
+        project.upgrade("head")
+
+    assert str(caught.value) == (
+        "Interrupted while the revisions were checked (rendering revision 0002 offline); nothing ran on the database."
+    )
+    assert state(db_url) == {"rows": {}, "version": []}
+    with pytest.raises(nbmigrate.Interrupted):  # --accept-risk still shows the findings: it lints too
+        project.upgrade("head", accept_risk=True)
+    assert state(db_url) == {"rows": {}, "version": []}
+
+
 def test_interrupted_run_through_the_magic_is_one_line(
     shell: Any, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from IPython.core.error import UsageError
 
-    project_with(tmp_path, monkeypatch, sqlite_url, CREATE_A + "\nraise KeyboardInterrupt")
+    project_with(tmp_path, monkeypatch, sqlite_url, CREATE_A + "\nif not op.get_context().as_sql: raise KeyboardInterrupt  # a Ctrl-C while it runs, not while it is linted")
     ip = shell
     magics = ip.magics_manager.registry["MigrateMagics"]
     magics.forget_projects()

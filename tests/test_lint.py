@@ -185,7 +185,11 @@ def test_pending_revisions_sized_riskiest_first(kind: str, here: Path, request: 
     drop = result.findings[codes.index("NBM108")]
     assert "items (50 rows" in drop.message, drop.message
     assert not result.ok
-    project.upgrade("head")
+    with pytest.raises(RiskyMigration) as refused:  # refused before anything ran
+        project.upgrade("head")
+    assert refused.value.result.findings == result.findings
+    assert [r.revision for r in lint(project).revisions] == ["p1", "p2"]
+    project.upgrade("head", accept_risk=True)
     assert lint(project).revisions == [] and lint(project).ok
 
 

@@ -19,6 +19,7 @@ from nbmigrate.project import Project
 PUBLIC = [
     "BadArguments",
     "ConnectionFailed",
+    "Interrupted",
     "LockTimeout",
     "MigrationFailed",
     "NbmigrateError",
@@ -26,6 +27,7 @@ PUBLIC = [
     "Project",
     "ProjectNotFound",
     "RevisionProblem",
+    "RiskyMigration",
     "__version__",
     "diff",
     "load_ipython_extension",

@@ -63,7 +63,7 @@ def project(db_url: str, here: Path) -> Iterator[nbmigrate.Project]:
 
 
 def test_the_walkthrough_squashed_is_proved_equal_and_later_revisions_still_work(project: nbmigrate.Project, db_url: str, here: Path) -> None:
-    project.upgrade("head")
+    project.upgrade("head", accept_risk=True)
     before = database_state(db_url)
     at = {rev: project.schema(at=rev).tables for rev in ("0003", "head")}
     old = versions(here)
@@ -89,7 +89,7 @@ def test_the_walkthrough_squashed_is_proved_equal_and_later_revisions_still_work
     # and nbmigrate sees no edited file where the squashed one replaced 0003.
     down = project.downgrade("0003")
     assert down.heads_after == ("0003",) and database_state(db_url).get("address") is None
-    up = project.upgrade("head")
+    up = project.upgrade("head", accept_risk=True)
     assert up.heads_after == ("0004",)
     assert not [w for w in down.warnings + up.warnings if "was edited after it was applied" in w]
     assert without_checksums(database_state(db_url)) == without_checksums(before)
@@ -103,7 +103,7 @@ def test_a_squash_from_a_revision_keeps_the_revisions_below_and_above(here: Path
     assert sorted(n[:4] for n in versions(here)) == ["0001", "0003", "0004"]
     assert project.schema(at="head").tables == head
     assert [s.revision for s in project.test().steps] == ["0001", "0003", "0004"]
-    assert project.upgrade("head").heads_after == ("0004",)
+    assert project.upgrade("head", accept_risk=True).heads_after == ("0004",)
     assert project.downgrade("base").heads_after == ()
 
 
@@ -170,7 +170,7 @@ def test_a_squash_on_a_labelled_branch_leaves_the_label_where_it_is_declared(her
     assert project.schema(at="feature@head").tables.keys() == {"t0001", "t0002", "t0003", "t0004"}
     again = squash(project, "0001:0004", "the feature")  # the chain declares it now: the new file does
     assert "branch_labels: Union[str, Sequence[str], None] = ('feature',)" in again.source
-    assert project.upgrade("feature@head").heads_after == ("0004",)
+    assert project.upgrade("feature@head", accept_risk=True).heads_after == ("0004",)
 
 
 def test_a_file_alembic_writes_then_refuses_is_removed(here: Path, sqlite_url: str) -> None:
@@ -216,7 +216,7 @@ def test_a_failed_proof_puts_every_file_back_byte_for_byte(pg_url: str, here: Pa
     write_revision(project, "0001", 'op.create_table("accounts", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(50)))', 'op.drop_table("accounts")')
     write_revision(project, "0002", 'op.rename_table("accounts", "account")', 'op.rename_table("account", "accounts")')
     write_revision(project, "0003", 'op.add_column("account", sa.Column("email", sa.String(100)))', 'op.drop_column("account", "email")')
-    project.upgrade("head")
+    project.upgrade("head", accept_risk=True)
     before, state, head = versions(here), database_state(pg_url), project.schema(at="head").tables
     with pytest.raises(SquashNotProved) as raised:
         squash(project, "base:0002")

@@ -57,7 +57,7 @@ def columns(snap: Snapshot, table: str) -> list[str]:
 def project(db_url: str, here: Path) -> Iterator[nbmigrate.Project]:
     """The walkthrough on each database, the user's database at cd02 with one row."""
     project = walkthrough(here, db_url)
-    project.upgrade("cd02")
+    project.upgrade("cd02", accept_risk=True)
 
     engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
@@ -124,7 +124,7 @@ def test_branches_labels_and_depends_on(here: Path, sqlite_url: str) -> None:
     # Its own base, needing 0003 (and so 0001) first: depends_on.
     revision("r001", None, 'op.create_table("summary", sa.Column("customer_id", sa.Integer, sa.ForeignKey("customer.id"), primary_key=True))',
              'op.drop_table("summary")', branch_labels=("reporting",), depends_on="0003")
-    project.upgrade("contact@head")
+    project.upgrade("contact@head", accept_risk=True)
     before = database_state(sqlite_url)
 
     def tables(target: str) -> dict[str, list[str]]:
@@ -145,7 +145,7 @@ def test_branches_labels_and_depends_on(here: Path, sqlite_url: str) -> None:
         project.schema(at="nope@-1")
 
     # With both branches applied, a relative step counts from the named branch's revision.
-    project.upgrade("orders@head")
+    project.upgrade("orders@head", accept_risk=True)
     before = database_state(sqlite_url)
     assert tables("orders@-1") == {"customer": ["id"]}  # from 0003
     assert tables("contact@-1") == {"customer": ["id"]}  # from 0002
@@ -178,7 +178,7 @@ def test_branches_labels_and_depends_on(here: Path, sqlite_url: str) -> None:
 def test_a_second_call_replays_nothing_and_an_edited_file_is_seen(db_url: str, here: Path) -> None:
     log = here / "replays.log"
     project = walkthrough(here, db_url, log=log)
-    project.upgrade("ab01")
+    project.upgrade("ab01", accept_risk=True)
     log.unlink()  # the user's own upgrade wrote a line too
     before = database_state(db_url)
 
@@ -253,7 +253,7 @@ def test_diff_between_points_and_the_sql_between_them(project: nbmigrate.Project
 )
 def test_mistakes_are_one_clear_error(line: str, error: type, fragment: str, here: Path, sqlite_url: str) -> None:
     project = walkthrough(here, sqlite_url)
-    project.upgrade("cd02")
+    project.upgrade("cd02", accept_risk=True)
     before = database_state(sqlite_url)
     files = {p: p.read_bytes() for p in (here / "migrations" / "versions").glob("*.py")}
     with pytest.raises(NbmigrateError) as raised:
@@ -335,7 +335,7 @@ def test_a_version_table_schema_of_postgresql_is_made_in_the_scratch_database(pg
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE SCHEMA meta"))  # where the user keeps the version table
     project = walkthrough(here, pg_url, version_table_schema="meta")
-    project.upgrade("ab01")
+    project.upgrade("ab01", accept_risk=True)
 
     def state() -> tuple[Any, ...]:
         with engine.connect() as conn:

@@ -188,7 +188,7 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
     from .. import _runtime
     from .._cache import serving
     from ..commands import _captured_warnings, _output, _raise_translated, _script
-    from ..errors import NbmigrateError, offline_failure
+    from ..errors import Interrupted, offline_failure
 
     script = _script(project)
     recorder = _Recorder()
@@ -212,7 +212,7 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
     _, capture, error = _runtime.contained(run)
     if isinstance(error, (KeyboardInterrupt, _runtime.Interrupted)):
         where = f" (rendering revision {recorder.interrupted} offline)" if recorder.interrupted else ""
-        raise NbmigrateError(f"Interrupted while the revisions were checked{where}; nothing ran on the database.") from None
+        raise Interrupted(f"Interrupted while the revisions were checked{where}; nothing ran on the database.") from None
     if error is not None:
         command = f"lint {label or destination}"
         offline = None if isinstance(error, _runtime.Exit) else offline_failure(error, command, project.redact)

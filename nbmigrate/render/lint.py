@@ -196,6 +196,11 @@ def rules_markdown(rules: Sequence[Rule]) -> str:
         "`nbmigrate.lint.server_version = 15`) or in `[tool.nbmigrate.lint]` of `pyproject.toml`",
         "(`fail = \"warning\"`, `disable = [\"NBM601\"]`); the ini file wins where both set an option.",
         "",
+        "`upgrade` (and `%%revision --apply`, and the graph widget's \"upgrade to here\") lints what it",
+        "would apply first and refuses a finding at the fail level (`error` unless the policy says",
+        "otherwise), naming the finding, its revision and the recipe; `--accept-risk` runs it anyway and",
+        "still shows the findings. `fail = never` turns the check off.",
+        "",
         "| code | name | severity | message |",
         "|---|---|---|---|",
     ]

@@ -133,3 +133,26 @@ def test_importing_nbmigrate_is_light_and_engines_need_no_ipython() -> None:
         check=True, capture_output=True, text=True,
     )
     assert light.stdout.split() == ["False", "False"]
+
+
+def test_a_project_closes_at_the_end_of_a_with_block(here: Path) -> None:
+    with Project() as project:
+        project.init()
+        project.connect(f"sqlite:///{here / 'app.db'}")
+        engine = project.engine()
+        assert project.engine() is engine  # kept warm inside the block
+    assert project.engine() is not engine  # closed: made again when needed
+    project.close()
+
+
+def test_cache_info_counts_loads_and_scans(here: Path) -> None:
+    project = Project()
+    project.init()
+    assert project.cache_info() == nbmigrate.project.CacheInfo(loads=0, scans=0, change_detection=None)
+    project.change_detection = "stat"
+    project.heads()
+    project.heads()
+    info = project.cache_info()
+    assert (info.loads, info.scans, info.change_detection) == (1, 2, "stat")
+    with pytest.raises(AttributeError):
+        info.loads = 5  # type: ignore[misc]

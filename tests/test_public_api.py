@@ -13,7 +13,7 @@ import pytest
 
 import nbmigrate
 from nbmigrate import commands, errors
-from nbmigrate.parser import _COMMANDS, _parser
+from nbmigrate.parser import command_names
 from nbmigrate.project import Project
 
 PUBLIC = [
@@ -35,8 +35,7 @@ PUBLIC = [
 
 
 def verbs() -> list[str]:
-    _parser()
-    return sorted(_COMMANDS)
+    return command_names()
 
 
 def test_all_is_pinned() -> None:

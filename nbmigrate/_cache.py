@@ -38,7 +38,8 @@ class ScriptCache:
         self._script: ScriptDirectory | None = None
         self._fingerprint: Fingerprint | None = None
         self._modules: dict[str, tuple[int, int, Any]] = {}
-        self.loads = 0  # how many times the revision map was (re)built; tests read it
+        self.loads = 0  # how many times the revision map was (re)built
+        self.scans = 0  # how many times the revision files were looked at (a stat each)
         # What is wrong with the files as loaded (a revision id defined twice), said on every
         # command until fixed: Alembic warns only while it builds the map.
         self.problems: list[str] = []
@@ -83,7 +84,8 @@ class ScriptCache:
         # Watch before looking: a change made while the files are read shows next time.
         self._watch.close()
         self._watch = _watch_for(script, self._detection)
-        fingerprint = _fingerprint(script)
+        fingerprint = file_fingerprint(script)
+        self.scans += 1
         if not _plain_folders(script, fingerprint):
             self._watch.close()  # a symlinked file changes where no watch sees it
         if script is self._script and fingerprint == self._fingerprint:
@@ -473,12 +475,12 @@ def _plain_folders(script: ScriptDirectory, fingerprint: Fingerprint) -> bool:
     return all(os.path.dirname(path) in folders for path, _, _ in fingerprint)
 
 
-def _revision_files(script: ScriptDirectory) -> list[Path]:
+def revision_files(script: ScriptDirectory) -> list[Path]:
     """The files Alembic would read, in its order, once each (as ``_load_revisions`` does)."""
-    return [Path(path) for path, _, _ in _fingerprint(script)]
+    return [Path(path) for path, _, _ in file_fingerprint(script)]
 
 
-def _fingerprint(script: ScriptDirectory) -> Fingerprint:
+def file_fingerprint(script: ScriptDirectory) -> Fingerprint:
     """``(real path, mtime_ns, size)`` of each file Alembic would read, in its order, once each.
 
     This runs before every command, so it lists each version location with one ``scandir`` and
@@ -487,7 +489,7 @@ def _fingerprint(script: ScriptDirectory) -> Fingerprint:
     symlink) is listed with ``-1`` so that loading it fails as it does in Alembic.
     """
     if script.sourceless:  # rare: .pyc files without sources; Alembic's own listing
-        return _fingerprint_slow(script)
+        return file_fingerprint_slow(script)
     seen: set[str] = set()
     entries: list[tuple[str, int, int]] = []
     for location in script._version_locations:
@@ -566,7 +568,8 @@ def _scan(top: str, recursive: bool, seen: set[str], entries: list[tuple[str, in
 _BY_FD = os.stat in os.supports_dir_fd and os.scandir in os.supports_fd
 
 
-def _fingerprint_slow(script: ScriptDirectory) -> Fingerprint:
+def file_fingerprint_slow(script: ScriptDirectory) -> Fingerprint:
+    """What :func:`file_fingerprint` answers, from Alembic's own listing (``Script._list_py_dir``)."""
     from alembic.script import Script
 
     seen: set[Path] = set()

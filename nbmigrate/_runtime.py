@@ -445,3 +445,14 @@ def in_worker() -> bool:
     """True inside a :func:`contained` call."""
     return bool(getattr(_worker, "active", False))
 
+
+
+def idle() -> bool:
+    """True when no other thread is doing nbmigrate work now (the process's lock is free).
+
+    Tried without waiting. The calling thread's own work does not count: the lock is re-entrant.
+    """
+    if not _LOCK.acquire(blocking=False):
+        return False
+    _LOCK.release()
+    return True

@@ -116,7 +116,8 @@ _EVENTLESS_MAGIC = {
     0x786F4256: "vboxsf", 0xBACBACBC: "vmhgfs", 0x7C7C6673: "prl_fs",
 }
 
-_MOUNTINFO = "/proc/self/mountinfo"
+# The mount table filesystem_of reads (the tests point it at one of their own).
+MOUNTINFO = "/proc/self/mountinfo"
 _ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
@@ -196,15 +197,15 @@ def filesystem_of(folder: str) -> str | None:
     """
     path = os.path.realpath(folder)
     try:
-        with open(_MOUNTINFO, "rb") as file:
+        with open(MOUNTINFO, "rb") as file:
             mountinfo = os.fsdecode(file.read())
     except OSError:
         mountinfo = ""
     mount = mount_containing(mountinfo, path)
     if mount is not None:
         return mount.fstype
-    magic = _statfs_magic(path)
-    return None if magic is None else _magic_name(magic)
+    magic = statfs_magic(path)
+    return None if magic is None else magic_name(magic)
 
 
 def events_trusted(folder: str) -> bool:
@@ -213,11 +214,12 @@ def events_trusted(folder: str) -> bool:
     return fstype is not None and not may_miss_changes(fstype)
 
 
-def _magic_name(magic: int) -> str:
+def magic_name(magic: int) -> str:
+    """The filesystem a ``statfs`` magic number names, when it may miss changes; else ``"statfs 0x<magic>"``."""
     return _EVENTLESS_MAGIC.get(magic, f"statfs 0x{magic:x}")
 
 
-def _statfs_magic(path: str) -> int | None:
+def statfs_magic(path: str) -> int | None:
     """statfs(2)'s ``f_type`` for ``path``, or ``None`` where it cannot be had."""
     statfs = getattr(_libc(), "statfs", None)
     if statfs is None:

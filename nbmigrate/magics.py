@@ -73,6 +73,11 @@ class MigrateMagics(Magics):
         self._projects.clear()
 
     @property
+    def projects(self) -> tuple[Project, ...]:
+        """The projects this kernel's lines have opened so far (one per config and section), oldest first."""
+        return tuple(self._projects.values())
+
+    @property
     def project(self) -> Project:
         """The project a bare ``%migrate`` line works on."""
         return self.project_for(Invocation(command=""))

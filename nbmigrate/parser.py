@@ -166,6 +166,12 @@ def _parser() -> argparse.ArgumentParser:
     return _PARSER
 
 
+def command_names() -> list[str]:
+    """The commands a ``%migrate`` line takes, sorted: Alembic's and nbmigrate's own."""
+    _parser()
+    return sorted(_COMMANDS)
+
+
 @dataclass
 class Invocation:
     """A parsed ``%migrate`` line: the command, its arguments, and the project options."""
@@ -346,7 +352,7 @@ def _run(
         return dispatch(parse(line), project=project, namespace=namespace, defaults=defaults)
 
     if name == "connect":
-        return commands.connect(project, _resolve(args["target"], namespace))
+        return commands.connect(project, resolve_target(args["target"], namespace))
     if name == "graph":
         project.require()
         collapse = args.get("collapse")
@@ -405,7 +411,7 @@ _ALEMBIC_COMMANDS = frozenset(
 )
 
 
-def _resolve(target: str, namespace: Mapping[str, Any] | None) -> Any:
+def resolve_target(target: str, namespace: Mapping[str, Any] | None) -> Any:
     """``connect NAME``: a variable of the kernel when one has that name, else the text as a URL."""
     if namespace is not None and target.isidentifier() and target in namespace:
         return namespace[target]

@@ -112,12 +112,12 @@ def _scan(project: Project, script: ScriptDirectory) -> list[str]:
     """Every problem of the revision files, found by loading them one at a time."""
     from alembic.script import Script
 
-    from ._cache import _revision_files
+    from ._cache import revision_files
 
     base = project.ini_path.parent
     problems: list[str] = []
     loaded: list[Script] = []
-    for path in _revision_files(script):
+    for path in revision_files(script):
         try:
             found = Script._from_path(script, path)
         except Exception as exc:

@@ -14,6 +14,7 @@ import os
 import sys
 from argparse import Namespace
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -41,6 +42,22 @@ class _CurrentStdout:
 
     def flush(self) -> None:
         sys.stdout.flush()
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What a project's warm revision map has cost so far (see :meth:`Project.cache_info`).
+
+    ``loads``: how many times the revision map was built (the revision files imported; a rebuild
+    imports only the files that changed). ``scans``: how many times the revision files were
+    looked at, a ``stat`` of each; a command on a watched folder with no change makes none.
+    ``change_detection``: how the next command learns of changed files, ``"inotify"`` or
+    ``"stat"`` (``None`` until the files were read), as :attr:`Project.change_detection_in_effect`.
+    """
+
+    loads: int
+    scans: int
+    change_detection: Literal["inotify", "stat"] | None
 
 
 class Project:
@@ -109,6 +126,11 @@ class Project:
         they cannot be had; ``None`` until a command has read the revision files.
         """
         return self._scripts.detection_in_effect
+
+    def cache_info(self) -> CacheInfo:
+        """How often the revision files were imported and looked at, and how changes are noticed."""
+        scripts = self._scripts
+        return CacheInfo(loads=scripts.loads, scans=scripts.scans, change_detection=scripts.detection_in_effect)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -266,6 +288,13 @@ class Project:
     def close(self) -> None:
         """Release this project's database connections (the engine is made again when needed)."""
         self._dispose_engine()
+
+    def __enter__(self) -> Project:
+        """``with Project(...) as project:`` closes the project's connections at the end of the block."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def connected(self) -> bool:

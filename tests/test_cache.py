@@ -52,7 +52,7 @@ def project(url: str) -> Any:
     write(versions / "0001_first.py", revision_source("0001", None, "first"))
     write(versions / "0002_second.py", revision_source("0002", "0001", "second"))
     yield project
-    project._dispose_engine()
+    project.close()
 
 
 def fresh(url: str) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def test_answers_equal_a_fresh_alembic_through_edits(project: Project, url: str)
 
 def test_the_warm_map_is_reused(project: Project) -> None:
     project.heads()
-    loads = project._scripts.loads
+    loads = project.cache_info().loads
     module = project.script().get_revision("0001").module
     for _ in range(3):
         project.history()
@@ -139,11 +139,11 @@ def test_the_warm_map_is_reused(project: Project) -> None:
     project.upgrade("head")
     project.downgrade("base")
     project.upgrade("0001")
-    assert project._scripts.loads == loads  # nothing changed on disk: no re-import
+    assert project.cache_info().loads == loads  # nothing changed on disk: no re-import
 
     write(Path("migrations/versions/0002_second.py"), revision_source("0002", "0001", "edited"))
     assert project.history().revisions[0].message == "edited"
-    assert project._scripts.loads == loads + 1
+    assert project.cache_info().loads == loads + 1
     assert project.script().get_revision("0001").module is module  # unchanged files are not re-imported
     assert project.script().get_revision("0002").module.__doc__ == "edited"
 
@@ -165,13 +165,13 @@ def test_the_warm_map_is_reused_by_the_magic(shell: Any, here: Path) -> None:
         ip.run_line_magic("migrate", "revision -m first --rev-id 0001")
         project = magics.project
         ip.run_line_magic("migrate", "heads")  # sees the file `revision` just wrote
-        loads = project._scripts.loads
+        loads = project.cache_info().loads
         for line in ("heads", "history", "current", "upgrade head", "show head", "downgrade base", "branches"):
             ip.run_line_magic("migrate", line)
-        assert project._scripts.loads == loads
+        assert project.cache_info().loads == loads
         ip.run_line_magic("migrate", "revision -m second --rev-id 0002")
         assert ip.run_line_magic("migrate", "heads").heads == ["0002"]
-        assert project._scripts.loads == loads + 1
+        assert project.cache_info().loads == loads + 1
     finally:
         magics.forget_projects()
 
@@ -241,25 +241,22 @@ def test_sqlalchemy_engine_not_rebuilt_per_command(project: Project) -> None:
     assert isinstance(engine, sa.engine.Engine)
 
 
-def test_the_kernel_watch_spares_the_stats_and_sees_every_change(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_kernel_watch_spares_the_stats_and_sees_every_change(project: Project) -> None:
     """On Linux the version folder is watched: a warm command reads no file, and misses no change."""
     import subprocess
 
-    from nbmigrate import _cache
-
     project.heads()
-    assert project._scripts._watch.active == sys.platform.startswith("linux")
-    looked: list[int] = []
-    real = _cache._fingerprint
-    monkeypatch.setattr(_cache, "_fingerprint", lambda script: looked.append(1) or real(script))
+    watched = project.cache_info().change_detection == "inotify"
+    assert watched == sys.platform.startswith("linux")
+    scans = project.cache_info().scans
     project.heads()
     project.history()
-    assert looked == ([] if project._scripts._watch.active else [1, 1])
+    assert project.cache_info().scans == (scans if watched else scans + 2)
     # a change made by another process, in place, at the same size: seen by the next command
     path = Path("migrations/versions/0002_second.py")
     source = path.read_text().replace('"""second"""', '"""SECOND"""')
     subprocess.run([sys.executable, "-c", f"open({str(path)!r}, 'w').write({source!r})"], check=True)
-    assert project.history().revisions[0].message == "SECOND" and looked
+    assert project.history().revisions[0].message == "SECOND" and project.cache_info().scans > scans
     path.unlink()  # removed
     assert [r.revision for r in project.heads().revisions] == ["0001"]
 
@@ -271,6 +268,6 @@ def test_a_symlinked_revision_file_is_looked_at_every_time(project: Project, tmp
     target.write_text(textwrap.dedent(revision_source("0003", "0002", "third")))
     Path("migrations/versions/0003_third.py").symlink_to(target)
     assert [r.revision for r in project.heads().revisions] == ["0003"]
-    assert not project._scripts._watch.active  # its changes happen where no watch looks
+    assert project.cache_info().change_detection == "stat"  # its changes happen where no watch looks
     write(target, revision_source("0003", "0002", "third, edited where it lives"))
     assert project.history().revisions[0].message == "third, edited where it lives"

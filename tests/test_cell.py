@@ -464,8 +464,9 @@ def test_cell_id_recognises_the_cell_across_messages_and_restarts(ip, project, m
     renamed = revision(ip, '-m "add user table"', USER_TABLE)
     assert renamed.status == "rewritten" and renamed.revision == first.revision
     assert list(versions(project)) == [f"{first.revision}_add_user_table.py"]
-    # a restarted kernel (no record) still knows the cell by the file's marker
-    cellmod._STATES.clear()
+    # a restarted kernel (a new project, no record) still knows the cell by the file's marker
+    ip.magics_manager.registry["MigrateMagics"].forget_projects()
+    assert cellmod.records(ip.magics_manager.registry["MigrateMagics"].project) == {}
     assert revision(ip, '-m "add user table"', USER_TABLE).status == "unchanged"
     kernel.cell = "cell-2"
     other = revision(ip, '-m "add user table"', USER_TABLE.replace('"user"', '"person"'))
@@ -513,7 +514,8 @@ def test_a_failed_apply_raises_migration_failed(project):
 
 def test_message_key_survives_a_restart(ip, project):
     first = revision(ip, '-m "create user"', USER_TABLE)
-    cellmod._STATES.clear()
+    ip.magics_manager.registry["MigrateMagics"].forget_projects()  # a restarted kernel: a new project, no record
+    assert cellmod.records(ip.magics_manager.registry["MigrateMagics"].project) == {}
     again = revision(ip, '-m "create user"', USER_TABLE.replace("50", "70"))
     assert again.status == "rewritten" and again.revision == first.revision
     assert len(versions(project)) == 1

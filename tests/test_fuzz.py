@@ -28,10 +28,9 @@ from IPython.core.error import UsageError
 
 import nbmigrate
 from nbmigrate.errors import BadArguments
-from nbmigrate.parser import _COMMANDS, _parser, parse
+from nbmigrate.parser import command_names, parse
 
-_parser()
-COMMANDS = sorted(_COMMANDS)
+COMMANDS = command_names()
 WRITERS = {"upgrade", "downgrade", "stamp", "revision", "merge", "ensure_version"}
 PARSE_ONLY = {"init", "connect"}
 OPTIONS = [
@@ -73,7 +72,7 @@ class Fuzzed:
             source = source.replace('"""Downgrade schema."""\n    pass', f'"""Downgrade schema."""\n    {down}')
             path.write_text(source)
         project.upgrade("0001")
-        project._dispose_engine()
+        project.close()
         self.versions = (root / "migrations" / "versions").resolve()
         self.database = (root / "migrations.db").resolve()
         self.saved = self.files()
@@ -168,7 +167,7 @@ def checking_writes(fuzzed: Fuzzed, writes: bool) -> Iterator[None]:
         for path in changed:
             assert path == fuzzed.database or fuzzed.versions in path.parents, f"wrote outside the versions folder: {path}"
     finally:
-        if writes or fuzzed.changed() or fuzzed.magics._projects:
+        if writes or fuzzed.changed() or fuzzed.magics.projects:
             fuzzed.restore()
 
 

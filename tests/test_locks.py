@@ -291,9 +291,9 @@ def test_lock_is_released_after_a_failed_run(db_url: str, tmp_path: Path, monkey
     engine.dispose()
 
 
-def lock_engine(url: str) -> sa.Engine:
+def lock_engine(url: str, **options: Any) -> sa.Engine:
     """An engine like a run's: on SQLite, its transactions begin through the lock's ``BEGIN IMMEDIATE``."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, **options)
     if engine.dialect.name == "sqlite":
         transactional_sqlite(engine)
     return engine
@@ -469,19 +469,30 @@ def interrupt(seconds: float) -> None:
     raise KeyboardInterrupt
 
 
-def interrupt_after_begin(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C arriving as the lock's first ``BEGIN IMMEDIATE`` returns (before its ``ROLLBACK``)."""
-    original = locks._SQLite._pragma
-    fired: list[bool] = []
-
-    def pragma(self: Any, sql: str) -> Any:
-        result = original(self, sql)
-        if sql == "BEGIN IMMEDIATE" and not fired:
-            fired.append(True)
+class _InterruptingCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        result = super().execute(sql, parameters)
+        connection = self.connection
+        if sql == getattr(connection, "interrupt_after", None):
+            connection.interrupt_after = None  # type: ignore[attr-defined]
             raise KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(locks._SQLite, "_pragma", pragma)
+
+class InterruptibleSQLite(sqlite3.Connection):
+    """An SQLite connection (``sqlite3.connect(factory=...)``) on which Ctrl-C can be made to
+    arrive just as one statement returns: set ``interrupt_after`` to it, it fires once."""
+
+    interrupt_after: str | None = None
+
+    def cursor(self, factory: Any = None) -> Any:  # type: ignore[override]
+        return super().cursor(factory or _InterruptingCursor)
+
+
+def interrupt_after_begin(conn: sa.Connection) -> None:
+    """Ctrl-C arriving as the lock's first ``BEGIN IMMEDIATE`` returns (before its ``ROLLBACK``)."""
+    assert isinstance(conn.connection.driver_connection, InterruptibleSQLite)
+    conn.connection.driver_connection.interrupt_after = "BEGIN IMMEDIATE"
 
 
 def leave_sqlite_lock(ending: str, conn: sa.Connection, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -498,7 +509,7 @@ def leave_sqlite_lock(ending: str, conn: sa.Connection, url: str, monkeypatch: p
     if ending.startswith("interrupt while"):
         monkeypatch.setattr(locks, "time", SimpleNamespace(monotonic=time.monotonic, sleep=interrupt))
     if ending == "interrupt just after the entry probe's BEGIN":
-        interrupt_after_begin(monkeypatch)
+        interrupt_after_begin(conn)
     raised = {"error": ValueError, "timeout": nbmigrate.LockTimeout, "interrupt": KeyboardInterrupt}
     with pytest.raises(raised[ending.split()[0]]):
         if ending == "error in the run":
@@ -524,7 +535,7 @@ def busy_timeout(conn: sa.Connection) -> int:
 @pytest.fixture
 def sqlite_conn(sqlite_url: str) -> Any:
     """A connection like a run's to an SQLite file with an empty table ``mine``."""
-    engine = lock_engine(sqlite_url)
+    engine = lock_engine(sqlite_url, connect_args={"factory": InterruptibleSQLite})
     with engine.connect() as conn:
         conn.execute(sa.text("CREATE TABLE mine (x INTEGER)"))
         conn.commit()

@@ -16,7 +16,7 @@ import pytest
 
 from nbmigrate import commands
 from nbmigrate.errors import BadArguments
-from nbmigrate.parser import Invocation, _resolve, parse, run_line
+from nbmigrate.parser import Invocation, parse, resolve_target, run_line
 from nbmigrate.results import HelpResult
 
 ALEMBIC_VERBS = (
@@ -210,12 +210,12 @@ def test_messages_are_one_paragraph_without_internals() -> None:
 def test_connect_target_resolution() -> None:
     engine = object()
     namespace = {"eng": engine, "url": "sqlite://"}
-    assert _resolve("eng", namespace) is engine
-    assert _resolve("url", namespace) == "sqlite://"
-    assert _resolve("sqlite:///x.db", namespace) == "sqlite:///x.db"
-    assert _resolve("postgresql+psycopg://u@h/db", None) == "postgresql+psycopg://u@h/db"
+    assert resolve_target("eng", namespace) is engine
+    assert resolve_target("url", namespace) == "sqlite://"
+    assert resolve_target("sqlite:///x.db", namespace) == "sqlite:///x.db"
+    assert resolve_target("postgresql+psycopg://u@h/db", None) == "postgresql+psycopg://u@h/db"
     with pytest.raises(BadArguments, match="neither a database URL .* nor a variable of this kernel"):
-        _resolve("missing_name", namespace)
+        resolve_target("missing_name", namespace)
 
 
 def test_invocation_is_plain_data() -> None:

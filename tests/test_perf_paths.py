@@ -2,7 +2,7 @@
 
 nbmigrate answers from a warm revision map whose two superlinear walks are replaced by linear
 ones (:func:`nbmigrate._cache.topological_order`, :func:`nbmigrate._cache.branch_heads`), lists
-the revision files itself (:func:`nbmigrate._cache._fingerprint`), remembers walks and ancestries
+the revision files itself (:func:`nbmigrate._cache.file_fingerprint`), remembers walks and ancestries
 per map, and checks the files once per command. Each is compared here with what Alembic itself
 does, element for element:
 
@@ -40,12 +40,12 @@ from hypothesis import strategies as st
 from nbmigrate import snapshot
 from nbmigrate._cache import (
     ScriptCache,
-    _fingerprint,
-    _fingerprint_slow,
-    _revision_files,
     applied,
     branch_heads,
+    file_fingerprint,
+    file_fingerprint_slow,
     linear_revision_map,
+    revision_files,
     topological_order,
 )
 from nbmigrate.project import Project
@@ -275,9 +275,9 @@ def test_files_listed_as_alembic_lists_them(tmp_path: Path, recursive: bool) -> 
     if recursive:
         config.set_main_option("recursive_version_locations", "true")
     script = ScriptDirectory.from_config(config)
-    assert _revision_files(script) == alembic_files(script)
-    assert _fingerprint(script) == _fingerprint_slow(script)
-    broken = [entry for entry in _fingerprint(script) if entry[0].endswith("missing.py")]
+    assert revision_files(script) == alembic_files(script)
+    assert file_fingerprint(script) == file_fingerprint_slow(script)
+    broken = [entry for entry in file_fingerprint(script) if entry[0].endswith("missing.py")]
     assert broken and broken[0][1:] == (-1, -1)
 
 
@@ -286,7 +286,7 @@ def test_missing_version_location_is_skipped(tmp_path: Path) -> None:
     config = Config()
     config.set_main_option("script_location", str(tmp_path / "migrations"))
     script = ScriptDirectory.from_config(config)
-    assert _revision_files(script) == alembic_files(script) == []
+    assert revision_files(script) == alembic_files(script) == []
 
 
 def test_pin_is_per_thread_and_per_block() -> None:
@@ -423,9 +423,9 @@ def test_same_end_state_and_steps_as_alembic(shape: str, database: str, here: Pa
             assert result.reached, (verb, target, result.note)
             assert not [w for w in result.warnings if "Another run changed" in w]
             got.append((verb, target, [s.revision for s in result.steps], state(database)))
-        assert project._scripts.loads == 1  # one warm map for the whole scenario
+        assert project.cache_info().loads == 1  # one warm map for the whole scenario
     finally:
-        project._dispose_engine()
+        project.close()
     for want, have in zip(expected, got, strict=True):
         assert have[:3] == want[:3]
         assert have[3] == want[3], want[:2]
@@ -456,6 +456,6 @@ def test_warm_answers_match_alembic_on_a_forked_history(database: str, here: Pat
         applied_ids = {r.revision for r in history.revisions if r.state in ("applied", "current")}
         below = {r.revision for r in script.revision_map._get_ancestor_nodes([script.get_revision(left)])}
         assert applied_ids == below
-        assert type(project._scripts.get(project.config).revision_map).__name__ == "LinearRevisionMap"
+        assert type(project.script().revision_map).__name__ == "LinearRevisionMap"
     finally:
-        project._dispose_engine()
+        project.close()

@@ -13,7 +13,7 @@ import pytest
 
 import nbmigrate
 from nbmigrate import commands, errors
-from nbmigrate.parser import _COMMANDS, _parser
+from nbmigrate.parser import command_names
 from nbmigrate.project import Project
 
 PUBLIC = [
@@ -37,8 +37,7 @@ PUBLIC = [
 
 
 def verbs() -> list[str]:
-    _parser()
-    return sorted(_COMMANDS)
+    return command_names()
 
 
 def test_all_is_pinned() -> None:
@@ -135,3 +134,26 @@ def test_importing_nbmigrate_is_light_and_engines_need_no_ipython() -> None:
         check=True, capture_output=True, text=True,
     )
     assert light.stdout.split() == ["False", "False"]
+
+
+def test_a_project_closes_at_the_end_of_a_with_block(here: Path) -> None:
+    with Project() as project:
+        project.init()
+        project.connect(f"sqlite:///{here / 'app.db'}")
+        engine = project.engine()
+        assert project.engine() is engine  # kept warm inside the block
+    assert project.engine() is not engine  # closed: made again when needed
+    project.close()
+
+
+def test_cache_info_counts_loads_and_scans(here: Path) -> None:
+    project = Project()
+    project.init()
+    assert project.cache_info() == nbmigrate.project.CacheInfo(loads=0, scans=0, change_detection=None)
+    project.change_detection = "stat"
+    project.heads()
+    project.heads()
+    info = project.cache_info()
+    assert (info.loads, info.scans, info.change_detection) == (1, 2, "stat")
+    with pytest.raises(AttributeError):
+        info.loads = 5  # type: ignore[misc]

@@ -183,8 +183,10 @@ def test_failed_connections_never_show_the_password(canary_url: str, tmp_path: P
 
 
 def test_redact_masks_every_form() -> None:
+    from nbmigrate import masking
+
     project = nbmigrate.Project()
-    project._remember("postgresql+psycopg://canary:S3cr%40t%25x@127.0.0.1/test")
+    masking.remember_url("postgresql+psycopg://canary:S3cr%40t%25x@127.0.0.1/test")  # as connect() does
     texts = [
         "password S3cr@t%x",
         "url postgresql+psycopg://canary:S3cr%40t%25x@127.0.0.1/test",

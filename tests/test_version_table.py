@@ -114,7 +114,7 @@ def projects() -> Iterator[list[nbmigrate.Project]]:
     made: list[nbmigrate.Project] = []
     yield made
     for project in made:
-        project._dispose_engine()
+        project.close()
 
 
 def ini_project(url: str, projects: list[nbmigrate.Project]) -> nbmigrate.Project:

@@ -165,18 +165,18 @@ def test_without_a_mount_table_the_filesystem_magic_decides(tmp_path: Path, monk
     """Where /proc is not mounted, statfs's f_type (what ``stat -f`` prints) names the filesystem."""
     if not LINUX:
         pytest.skip("statfs magic numbers are Linux's")
-    monkeypatch.setattr(_watch, "_MOUNTINFO", str(tmp_path / "no-such-mountinfo"))
+    monkeypatch.setattr(_watch, "MOUNTINFO", str(tmp_path / "no-such-mountinfo"))
     magic = subprocess.run(["stat", "-f", "-c", "%t", str(tmp_path)], check=True, capture_output=True, text=True)
-    assert _watch._statfs_magic(str(tmp_path)) == int(magic.stdout, 16)
+    assert _watch.statfs_magic(str(tmp_path)) == int(magic.stdout, 16)
     assert filesystem_of(str(tmp_path)) == f"statfs 0x{int(magic.stdout, 16):x}"
     assert events_trusted(str(tmp_path))
-    assert _watch._magic_name(0x6969) == "nfs" and _watch._magic_name(0x65735546) == "fuse"
-    assert _watch._magic_name(0xFF534D42) == "cifs" and _watch._magic_name(0x01021997) == "9p"
+    assert _watch.magic_name(0x6969) == "nfs" and _watch.magic_name(0x65735546) == "fuse"
+    assert _watch.magic_name(0xFF534D42) == "cifs" and _watch.magic_name(0x01021997) == "9p"
 
 
 def test_a_folder_nothing_can_be_learned_about_is_looked_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No mount table and no statfs answer: the safe side, one stat per file."""
-    monkeypatch.setattr(_watch, "_MOUNTINFO", str(tmp_path / "no-such-mountinfo"))
+    monkeypatch.setattr(_watch, "MOUNTINFO", str(tmp_path / "no-such-mountinfo"))
     assert filesystem_of(str(tmp_path / "gone")) is None
     assert not events_trusted(str(tmp_path / "gone"))
 
@@ -207,7 +207,7 @@ def make_project() -> Project:
 def project(here: Path) -> Iterator[Project]:
     project = make_project()
     yield project
-    project._dispose_engine()
+    project.close()
 
 
 def as_network_mount(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, folder: Path, fstype: str = "nfs4") -> None:
@@ -216,7 +216,7 @@ def as_network_mount(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, folder: Pa
     point = os.path.realpath(folder).replace("\\", "\\134").replace(" ", "\\040")
     table = tmp_path / "mountinfo"
     table.write_text(real + f"9999 1 0:999 / {point} rw,relatime - {fstype} fileserver:/export rw,vers=4.1\n")
-    monkeypatch.setattr(_watch, "_MOUNTINFO", str(table))
+    monkeypatch.setattr(_watch, "MOUNTINFO", str(table))
 
 
 def edit(message: str) -> None:
@@ -224,20 +224,16 @@ def edit(message: str) -> None:
     write(Path("migrations/versions/0001_first.py"), revision_source("0001", None, message))
 
 
-def test_stat_mode_looks_at_the_files_every_time(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nbmigrate import _cache
-
+def test_stat_mode_looks_at_the_files_every_time(project: Project) -> None:
     assert project.change_detection == "auto"
     project.change_detection = "stat"
     assert project.change_detection_in_effect is None  # nothing read yet
     project.heads()
     assert project.change_detection_in_effect == "stat"
-    looked: list[int] = []
-    real = _cache._fingerprint
-    monkeypatch.setattr(_cache, "_fingerprint", lambda script: looked.append(1) or real(script))
+    scans = project.cache_info().scans
     project.heads()
     project.heads()
-    assert looked == [1, 1]
+    assert project.cache_info().scans == scans + 2
     edit("first, edited")
     assert project.history().revisions[0].message == "first, edited"
 
@@ -297,7 +293,7 @@ def test_a_wrong_value_says_what_the_values_are(project: Project) -> None:
 def test_the_magics_setting_reaches_the_project(shell: Any, here: Path) -> None:
     from traitlets import TraitError
 
-    make_project()._dispose_engine()
+    make_project().close()
     magics = shell.magics_manager.registry["MigrateMagics"]
     assert magics.traits()["change_detection"].metadata.get("config")
     magics.forget_projects()
@@ -358,5 +354,5 @@ def test_a_real_bind_mount_is_found_and_sees_changes_made_through_its_source(
         write(source / "migrations/versions/0001_first.py", revision_source("0001", None, "edited through the source"))
         assert project.history().revisions[0].message == "edited through the source"
     finally:
-        project._dispose_engine()
+        project.close()
         monkeypatch.chdir(source)

@@ -100,8 +100,9 @@ def harness(tmp_path: Path) -> Harness:
 
 
 def send(widget: GraphWidget, content: dict[str, Any]) -> None:
-    """Deliver a front-end ``model.send(content)`` as ipywidgets does."""
-    widget._handle_custom_msg(content, [])
+    """Deliver a front-end ``model.send(content)`` as the kernel does: a comm message to the widget's comm."""
+    data = {"method": "custom", "content": content}
+    widget.comm.handle_msg({"content": {"comm_id": widget.comm.comm_id, "data": data}, "buffers": []})
 
 
 def test_initial_state(harness: Harness) -> None:

@@ -34,6 +34,7 @@ SHARED = frozenset({
     "_data", "_diff", "_dirty", "_h", "_key", "_label", "_lock", "_lookup", "_message", "_metadata",
     "_parents", "_parse_error", "_referred_schema", "_refuse_empty", "_replace", "_rows", "_scalar",
     "_state", "_with_hint", "_write",
+    "_read",  # SQLAlchemy 2.0.0's
 })
 
 
@@ -144,7 +145,8 @@ def test_the_names_are_read_from_alembic_and_sqlalchemy() -> None:
 
 
 def test_nbmigrate_defines_no_other_private_name_of_alembic_or_sqlalchemy() -> None:
-    assert foreign_names() & _defined(_ours()) == SHARED
+    # A subset: an older SQLAlchemy may not define every one of them.
+    assert foreign_names() & _defined(_ours()) <= SHARED
 
 
 def test_no_module_but_the_seam_uses_a_private_name_of_alembic_or_sqlalchemy() -> None:
@@ -312,6 +314,7 @@ TARGETS = ["heads", "head", "base", "d", "b", "main@head", "side@head", "other@h
 STARTS = [(), ("a",), ("b",), ("d",), ("e", "b"), ("g",), ("f", "d")]
 
 
+@pytest.mark.filterwarnings("ignore:downgrade -1 from multiple heads:UserWarning")
 @pytest.mark.parametrize("start", STARTS)
 def test_plans_agree(script: Any, start: tuple[str, ...]) -> None:
     def outcome(fn: Any, target: str, fast: bool) -> Any:

@@ -25,8 +25,9 @@ import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._internals import checking_destination, version_locations
 from .errors import BadArguments, MigrationFailed, NbmigrateError
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def check_message(message: str | None, *, required: bool) -> str | None:
 
 def locations(script: ScriptDirectory) -> list[Path]:
     """The version locations as the real folders they are (a symlinked ``versions`` is what it names)."""
-    return [Path(os.path.realpath(p)) for p in script._version_locations]
+    return [Path(os.path.realpath(p)) for p in version_locations(script)]
 
 
 def _inside(real: Path, folders: list[Path]) -> bool:
@@ -81,7 +82,7 @@ def version_files(script: ScriptDirectory) -> set[Path]:
     file it names; folders named ``*.py`` are listed too (a hook may leave one).
     """
     files: set[Path] = set()
-    for location in script._version_locations:
+    for location in version_locations(script):
         top = os.path.abspath(location)
         for folder, dirs, names in os.walk(top):  # followlinks=False: a linked folder is not entered
             dirs[:] = [d for d in dirs if d != "__pycache__"]
@@ -164,26 +165,11 @@ def drop_bytecode(path: Path) -> None:
 def _destination_checked(script: ScriptDirectory, replacing: Path | None) -> Iterator[None]:
     """Check the path Alembic computes for the new file, before it makes any folder or file.
 
-    Alembic has no public hook between naming the file and writing it: ``generate_revision``
-    calls ``self._rev_path(...)``, then creates the file's folder and writes it. Wrapping that
-    method on this instance, for this write only, sees exactly the name Alembic writes.
+    Alembic has no public hook between naming the file and writing it; see
+    :func:`nbmigrate._internals.checking_destination`, which sees exactly the name Alembic writes.
     """
-    original = script._rev_path
-
-    def rev_path(*args: Any, **kwargs: Any) -> Path:
-        path = Path(original(*args, **kwargs))
-        check_destination(script, path, replacing)
-        return path
-
-    saved = script.__dict__.get("_rev_path")
-    script._rev_path = rev_path  # type: ignore[method-assign]
-    try:
+    with checking_destination(script, lambda path: check_destination(script, path, replacing)):
         yield
-    finally:
-        if saved is None:
-            del script._rev_path  # the class's method again
-        else:
-            script._rev_path = saved  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager

@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _runtime, commands
+from . import _internals, _runtime, commands
 from ._files import check_inside, check_message, check_replaceable, drop_bytecode, undone_on_failure
 from .errors import BadArguments, MigrationFailed, NbmigrateError, RevisionProblem, RiskyMigration
 from .parser import Invocation, resolve_metadata, split_line
@@ -584,20 +584,15 @@ def _marker(project: Project, path: str | os.PathLike[str]) -> _Marker | None:
 
 def _lookup(script: ScriptDirectory, rev_id: str) -> Script | None:
     """The revision with exactly this id (no prefixes, no labels), or ``None``."""
-    return script.revision_map._revision_map.get(rev_id)  # type: ignore[return-value]
+    return _internals.revision_by_id(script, rev_id)  # type: ignore[no-any-return]
 
 
 def _all_scripts(script: ScriptDirectory) -> list[Script]:
-    rmap = script.revision_map._revision_map
-    seen: dict[str, Script] = {}
-    for value in rmap.values():
-        if value is not None and value.revision not in seen:
-            seen[value.revision] = value  # type: ignore[assignment]
-    return list(seen.values())
+    return _internals.all_revisions(script)
 
 
 def _parents(rev: Script | None) -> tuple[str, ...]:
-    return tuple(rev._versioned_down_revisions) if rev is not None else ()
+    return _internals.down_revisions(rev) if rev is not None else ()
 
 
 def _parent_name(parents: tuple[str, ...]) -> str:
@@ -613,7 +608,7 @@ def _without(project: Project, script: ScriptDirectory, rev_id: str) -> ScriptDi
     from alembic.script import Script, ScriptDirectory
     from alembic.script.revision import RevisionMap
 
-    rmap = script.revision_map._revision_map
+    rmap = _internals.revision_index(script)
     drop = set()
     todo = [rev_id]
     while todo:
@@ -706,14 +701,17 @@ def _autogenerate(project: Project, script: ScriptDirectory, metadata: Any, args
     This is ``alembic.command.revision(autogenerate=True)`` up to the point where it would write
     the file: the env.py's own ``process_revision_directives`` and options apply.
     """
-    from alembic.autogenerate import RevisionContext, render
+    from alembic.autogenerate import RevisionContext
     from alembic.runtime.environment import EnvironmentContext
 
     config = project.config
     command_args = {"sql": False, "autogenerate": True, **args}
     context = RevisionContext(config, script, command_args)
 
+    migrations: list[Any] = []  # the run's MigrationContext, which the rendering falls back on
+
     def retrieve(rev: Any, migration_context: Any) -> list[Any]:
+        migrations.append(migration_context)
         context.run_autogenerate(rev, migration_context)
         return []
 
@@ -762,10 +760,7 @@ def _autogenerate(project: Project, script: ScriptDirectory, metadata: Any, args
     if len(scripts) > 1:
         raise NbmigrateError("env.py produced several revisions from one autogenerate; %%revision writes one file per cell.")
     migration = scripts[0]
-    autogen_context = context._last_autogen_context
-    autogen_context.imports = set(migration.imports or ())
-    template: dict[str, Any] = {}
-    render._render_python_into_templatevars(autogen_context, migration, template)
+    template = _internals.render_autogenerate(context, migration, migrations[0] if migrations else None)
     unknown = set(template) - {"upgrades", "downgrades", "imports"}
     if unknown:
         raise NbmigrateError(
@@ -789,8 +784,8 @@ def _check_branch_label(script: ScriptDirectory, label: str | None, *, ignore: s
     if not label:
         return
     for rev in _all_scripts(script):
-        # Alembic copies a label down its branch (``branch_labels``); the revision that set it has it in ``_orig_branch_labels``.
-        if rev.revision != ignore and label in rev._orig_branch_labels:
+        # Alembic copies a label down its branch (``branch_labels``); the revision that set it has it in its file.
+        if rev.revision != ignore and label in _internals.own_branch_labels(rev):
             raise RevisionProblem(
                 f"Branch label {label!r} is already used by revision {rev.revision}; choose another --branch-label. Nothing was written."
             )
@@ -1209,7 +1204,7 @@ class _CellRun:
         """Downgrade with the applied code, rewrite, upgrade with the new code."""
         rev_id = old.revision
         target = f"{rev_id}@-1"
-        steps, _ = commands._call(self.project, lambda: list(script._downgrade_revs(target, heads)))  # type: ignore[arg-type]
+        steps, _ = commands._call(self.project, lambda: _internals.downgrade_steps(script, target, heads))
         if [s.revision.revision for s in steps] != [rev_id]:
             raise NbmigrateError(
                 f"Cannot re-apply {rev_id}: downgrading it would also undo other revisions. Nothing was written."

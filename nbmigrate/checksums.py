@@ -43,6 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._internals import revision_index
 from .schema import CHECKSUM_TABLE
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def verify(project: Project, conn: Connection, script: ScriptDirectory, applied:
             _delete(conn, table, {revision for revision, _, _ in rows} - applied)
     except Exception as exc:
         return _warn([f"Could not read {TABLE} to check applied revision files: {_first_line(project.redact, exc)}"])
-    rmap = script.revision_map._revision_map
+    rmap = revision_index(script)
     found = []
     for revision, recorded_sha, applied_at in rows:
         rev = rmap.get(revision)
@@ -168,7 +169,7 @@ def recorded(config: Config, script: ScriptDirectory, context: MigrationContext)
     if conn is None or context.as_sql or not _enabled(config, script):
         yield
         return
-    from ._cache import applied
+    from ._internals import applied
 
     outer = conn.in_transaction()  # the caller's own transaction: write in it, commit nothing
     before = applied(script.revision_map, context.get_current_heads())
@@ -196,7 +197,7 @@ def _write(conn: Connection, table: Table, script: ScriptDirectory, root: Path, 
     from sqlalchemy import inspect, select
 
     added = after - before
-    rmap = script.revision_map._revision_map
+    rmap = revision_index(script)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = [
         {"revision": rev, "sha256": checksum(rmap[rev].path), "path": _rel(root, rmap[rev].path), "applied_at": now}

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _runtime
-from ._cache import serving
+from . import _internals, _runtime
+from ._internals import serving
 from ._files import check_message, undone_on_failure
 from .locks import migration_lock
 from .errors import (
@@ -254,7 +254,7 @@ def _explain_load_error(project: Project, error: BaseException) -> None:
 
 def _load_all(project: Project) -> ScriptDirectory:
     script = project.script()
-    script.revision_map._revision_map  # noqa: B018 - forces the files to load here, contained
+    _internals.load_map(script)  # the files load here, contained
     return script
 
 
@@ -287,9 +287,7 @@ def _db_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
 
 def _applied(script: ScriptDirectory, heads: Sequence[str]) -> set[str]:
     """Every revision at or below the database's heads (down revisions and dependencies), in linear time."""
-    from ._cache import applied
-
-    return applied(script.revision_map, heads)
+    return _internals.applied(script.revision_map, heads)
 
 
 def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None) -> RevisionInfo:
@@ -300,25 +298,26 @@ def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None)
     # Worked out once per Script and state (Alembic recomputes ``doc``, the down revisions and
     # the head/branch flags on every access); RevisionInfo is immutable, so one object serves
     # every result. A Script belongs to one revision map (the warm map makes new ones when the
-    # files change); the head and branch flags follow ``_all_nextrev`` (revisions above it through
-    # down_revision or depends_on), which Alembic replaces when a revision is added to the map.
+    # files change); the head and branch flags follow the revisions above it (through
+    # down_revision or depends_on), see ``_internals.links_token``.
     cached = script.__dict__.get("_nbm_info")
-    if cached is None or cached[0] is not script._all_nextrev:
+    token = _internals.links_token(script)
+    if cached is None or cached[0] is not token:
         static = (
             script.revision,
-            tuple(script._versioned_down_revisions),
+            _internals.down_revisions(script),
             (script.doc or "").strip(),
             tuple(sorted(script.branch_labels)),
-            tuple(dict.fromkeys(script._resolved_dependencies)),
+            tuple(dict.fromkeys(_internals.dependencies(script))),
             str(script.path),
             script.is_head,
             script.is_base,
             script.is_branch_point,
             script.is_merge_point,
-            # What Alembic's own lines call an "effective head" (see ``Script._head_only``).
-            script.is_head and not script._is_real_head,
+            # What Alembic's own lines call an "effective head".
+            _internals.effective_head(script),
         )
-        cached = (script._all_nextrev, static, {})
+        cached = (token, static, {})
         script.__dict__["_nbm_info"] = cached
     by_state = cached[2]
     info = by_state.get(state)
@@ -347,14 +346,8 @@ def _alembic_text(project: Project, scripts: Sequence[Script], line: Callable[[S
     """
 
     def run() -> str:
-        marked = [sc for sc in scripts if sc.revision in current]
-        try:
-            for sc in marked:
-                sc._db_current_indicator = True
+        with _internals.marked_current(scripts, current):
             return project.redact("".join(_sorted_labels(sc, line(sc)) + "\n" for sc in scripts))  # as config.print_stdout writes
-        finally:
-            for sc in marked:
-                sc._db_current_indicator = None
 
     return _compute(project, run)
 
@@ -372,7 +365,7 @@ def _history_result(
     heads, reason = _db_heads(project)
     applied = _applied(script_dir, heads) if heads is not None else None
     warnings = [f"Database state not shown: {reason}"] if heads is None and reason else []
-    unknown = [h for h in heads or () if h not in script_dir.revision_map._revision_map]
+    unknown = [h for h in heads or () if _internals.revision_by_id(script_dir, h) is None]
     if unknown:
         warnings.append(
             f"{project.version_table} holds {', '.join(unknown)}, which no revision file defines: restore "
@@ -480,7 +473,7 @@ def current(project: Project, check_heads: bool = False, verbose: bool = False) 
     heads, reason = _db_heads(project)
     if heads is None:
         raise ConnectionFailed(f"Cannot read the current revision: {reason}")
-    missing = [h for h in heads if h not in script.revision_map._revision_map]
+    missing = [h for h in heads if _internals.revision_by_id(script, h) is None]
     if missing:
         raise RevisionProblem(
             f"The database is at {', '.join(missing)}, which no revision file defines. "
@@ -517,7 +510,7 @@ def current(project: Project, check_heads: bool = False, verbose: bool = False) 
 
 def check_new_id(script: ScriptDirectory, rev_id: str) -> None:
     """Refuse a revision id a file already defines (Alembic would write a revision revising itself)."""
-    existing = script.revision_map._revision_map.get(rev_id)
+    existing = _internals.revision_by_id(script, rev_id)
     if existing is not None:
         raise RevisionProblem(
             f"Revision id {rev_id!r} is already taken by {Path(existing.path).name}; choose another --rev-id. "
@@ -647,7 +640,7 @@ def check_depends_on(project: Project, script: ScriptDirectory, depends_on: Sequ
 
 def _check_version_path(script: ScriptDirectory, version_path: str) -> None:
     wanted = Path(version_path).resolve()
-    allowed = [Path(p).resolve() for p in script._version_locations]
+    allowed = [Path(p).resolve() for p in _internals.version_locations(script)]
     if wanted not in allowed:
         listed = ", ".join(str(p) for p in allowed)
         raise BadArguments(f"--version-path must be one of the project's version locations: {listed}.")
@@ -800,7 +793,7 @@ def upgrade(
     linted: dict[str, Any] = {}
     migrated = _migrate(
         project, "upgrade", revision,
-        plan=lambda script, heads: script._upgrade_revs(revision, heads),
+        plan=lambda script, heads: _internals.upgrade_steps(script, revision, heads),
         run=lambda: alembic.command.upgrade(project.config, revision, tag=tag),
         preview=preview, schema=schema, progress=progress,
         check=lambda: linted.update(_risk(project, revision, preview=preview, refuse=not (accept_risk or preview))),
@@ -855,7 +848,7 @@ def downgrade(
         raise BadArguments("A range (a:b) needs --sql; to downgrade the database, give one target, e.g. `downgrade -1`.")
     return _migrate(
         project, "downgrade", revision,
-        plan=lambda script, heads: script._downgrade_revs(revision, heads),
+        plan=lambda script, heads: _internals.downgrade_steps(script, revision, heads),
         run=lambda: alembic.command.downgrade(project.config, revision, tag=tag),
         preview=preview, schema=schema, progress=progress,
     )
@@ -886,11 +879,11 @@ def stamp(
         return _offline(project, f"stamp {label} --sql", lambda: alembic.command.stamp(project.config, list(targets), sql=True, tag=tag, purge=purge))
     return _migrate(
         project, "stamp", label,
-        plan=lambda script, heads: script._stamp_revs(targets, () if purge else heads),
+        plan=lambda script, heads: _internals.stamp_steps(script, targets, () if purge else heads),
         run=lambda: alembic.command.stamp(project.config, list(targets), tag=tag, purge=purge),
         preview=False, schema=schema, progress=None,
         # Where the stamp left the database: nothing left to stamp from there (purge or not).
-        remaining=lambda script, heads: script._stamp_revs(targets, heads),
+        remaining=lambda script, heads: _internals.stamp_steps(script, targets, heads),
     )
 
 
@@ -1535,7 +1528,7 @@ def graph(
     def build(expand: Sequence[str] = ()) -> tuple[RevisionGraph, str]:
         script = _script(project)
         heads, _ = _db_heads(project)
-        size = len(script.revision_map._revision_map)
+        size = len(_internals.revision_index(script))
         fold = (collapse or None) if collapse is not None else (12 if size > 100 else None)  # 0: never
 
         def make() -> tuple[RevisionGraph, str]:

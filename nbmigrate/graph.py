@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import graphviz
+from ._internals import own_branch_labels
 from .errors import NbmigrateError, RevisionProblem
 from alembic.script.revision import MultipleHeads, ResolutionError, Revision, RevisionError, RevisionMap
 
@@ -181,8 +182,7 @@ class RevisionGraph:
         labels: dict[str, tuple[str, ...]] = {}
         label_owner: dict[str, str] = {}
         for rid, rev in by_id.items():
-            written = getattr(rev, "_orig_branch_labels", None)
-            own = _to_tuple(rev.branch_labels if written is None else written)
+            own = own_branch_labels(rev)
             labels[rid] = tuple(sorted(own))
             for name in own:
                 label_owner.setdefault(name, rid)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._internals import down_revisions, load_map, load_script_file, own_branch_labels, revision_index
 from .errors import RevisionProblem, translate
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def check_files(project: Project, targets: Sequence[str] = ()) -> ScriptDirector
     """The project's ``ScriptDirectory`` once its files and ``targets`` pass; else one RevisionProblem."""
     script = project.script()
     try:
-        script.revision_map._revision_map  # noqa: B018 - builds the map, importing changed files
+        load_map(script)  # builds the map, importing changed files
     except Exception as exc:
         problems = _scan(project, script) or [_message(exc, project)]
         raise _problem(problems, "The revision files have")
@@ -81,7 +82,7 @@ def check_database(
 
 def _row_problems(project: Project, script: ScriptDirectory, heads: Sequence[str]) -> list[str]:
     """Rows of the version table that name unknown revisions, repeat, or share a branch."""
-    rmap = script.revision_map._revision_map
+    rmap = revision_index(script)
     table = project.version_table
     problems = []
     for rev in sorted({h for h in heads if heads.count(h) > 1}):
@@ -119,7 +120,7 @@ def _scan(project: Project, script: ScriptDirectory) -> list[str]:
     loaded: list[Script] = []
     for path in revision_files(script):
         try:
-            found = Script._from_path(script, path)
+            found = load_script_file(script, path)
         except Exception as exc:
             problems.append(f"{_rel(path, base)} does not load: {_load_error(exc, path)}")
             continue
@@ -141,7 +142,7 @@ def _graph_problems(revisions: list[Script], base: Path) -> list[str]:
             problems.append(f"Revision id {rev_id} is defined by {len(paths)} files: {', '.join(paths)}.")
     labels: dict[str, str] = {}
     for rev in revisions:
-        for label in rev._orig_branch_labels:
+        for label in own_branch_labels(rev):
             if label in labels or label in files:
                 other = labels.get(label, label)
                 problems.append(f"Branch label {label!r} of {rev.revision} is already used by {other}.")
@@ -213,15 +214,15 @@ def _cycles(edges: dict[str, list[str]]) -> list[list[str]]:
 
 def _ancestors(script: ScriptDirectory, rev_id: str) -> set[str]:
     """The revisions before ``rev_id`` on its branch (down revisions only, not dependencies)."""
-    rmap = script.revision_map._revision_map
+    rmap = revision_index(script)
     seen: set[str] = set()
-    todo = list(rmap[rev_id]._versioned_down_revisions)
+    todo = list(down_revisions(rmap[rev_id]))
     while todo:
         current = todo.pop()
         if current in seen or current not in rmap:
             continue
         seen.add(current)
-        todo.extend(rmap[current]._versioned_down_revisions)
+        todo.extend(down_revisions(rmap[current]))
     return seen
 
 

@@ -833,7 +833,7 @@ def _config_paths(
     directory: Path | None,
 ) -> tuple[Path, Path]:
     """Which ini and pyproject.toml to read, by the ``alembic`` command line's own rules."""
-    from alembic.config import CommandLine
+    from ._internals import config_files
 
     if config is None:
         names: list[str] | None = None
@@ -844,7 +844,7 @@ def _config_paths(
     from alembic.util import CommandError
 
     try:
-        toml, ini = CommandLine._inis_from_config(None, Namespace(config=names))  # type: ignore[arg-type]
+        toml, ini = config_files(names)
     except CommandError as exc:  # "only one ini file may be indicated", ...
         raise BadArguments(f"{exc}: give -c/--config at most one ini file and one pyproject.toml.") from None
     base = directory or Path.cwd()

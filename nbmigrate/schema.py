@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.reflection import Inspector
 
+from ._internals import can_serve_sqlite_reflection, serving_sqlite_reflection
+
 __all__ = [
     "CheckConstraint",
     "Column",
@@ -441,13 +443,13 @@ def _sqlite_bulk_reflection(conn: Connection, schema: str | None) -> Iterator[No
     each index, foreign keys, the ``CREATE TABLE`` text, and a ``temp`` retry for every empty
     answer); for 1,000 tables that is 13,000 round trips through the execution layer, most of a
     snapshot's time. Here each PRAGMA is read once for every table (``pragma_x(m.name)`` joined to
-    ``sqlite_master``) and, for this connection only, SQLAlchemy's own ``_get_table_pragma`` and
-    ``_get_table_sql`` answer from those rows: the same rows its PRAGMAs return, parsed by its own
-    code, so the snapshot is unchanged. Only for the ``main`` schema without temporary tables
+    ``sqlite_master``) and, for this connection only, SQLAlchemy's own reads of a table's PRAGMAs
+    answer from those rows (see :func:`nbmigrate._internals.serving_sqlite_reflection`): the same
+    rows its PRAGMAs return, parsed by its own code, so the snapshot is unchanged. Only for the ``main`` schema without temporary tables
     (SQLAlchemy's ``temp`` retry would see them); on any error, SQLAlchemy's own path is used.
     """
     dialect = conn.dialect
-    if dialect.name != "sqlite" or schema is not None or "_get_table_pragma" in vars(dialect):
+    if dialect.name != "sqlite" or schema is not None or not can_serve_sqlite_reflection(dialect):
         yield
         return
     try:
@@ -475,25 +477,8 @@ def _sqlite_bulk_reflection(conn: Connection, schema: str | None) -> Iterator[No
         yield
         return
 
-    own_pragma = dialect._get_table_pragma
-    own_sql = dialect._get_table_sql
-
-    def table_pragma(connection: Any, pragma: str, table_name: str, schema: str | None = None) -> Any:
-        rows = served.get((pragma, table_name)) if connection is conn and schema is None else None
-        return list(rows) if rows is not None else own_pragma(connection, pragma, table_name, schema=schema)
-
-    def get_table_sql(connection: Any, table_name: str, schema: str | None = None, **kw: Any) -> Any:
-        if connection is conn and schema is None and table_name in table_sql and table_sql[table_name] is not None:
-            return table_sql[table_name]
-        return own_sql(connection, table_name, schema, **kw)
-
-    dialect._get_table_pragma = table_pragma  # type: ignore[method-assign]
-    dialect._get_table_sql = get_table_sql  # type: ignore[method-assign]
-    try:
+    with serving_sqlite_reflection(dialect, conn, served, table_sql):
         yield
-    finally:
-        del dialect._get_table_pragma
-        del dialect._get_table_sql
 
 
 def snapshot(

@@ -155,6 +155,13 @@ def _batch_operation(name: str, args: Any, kw: dict[str, Any]) -> tuple[str, str
     return name, str(column), info
 
 
+def _recreates(batch: Any) -> bool:
+    """Whether Alembic's batch block copies its table: ``recreate="always"``, or ``"auto"`` where the impl needs it."""
+    if batch.recreate == "auto":
+        return bool(batch.operations.impl.requires_recreate_in_batch(batch))
+    return batch.recreate == "always"
+
+
 @contextlib.contextmanager
 def _batch_copies_recorded() -> Iterator[None]:
     """While linting, a batch block that would copy its table offline is recorded, not refused.
@@ -169,7 +176,7 @@ def _batch_copies_recorded() -> Iterator[None]:
     def flush(self: Any) -> None:
         buffer = getattr(self.operations.impl, "output_buffer", None)
         if (isinstance(buffer, _Recorder) and self.operations.migration_context.as_sql and self.copy_from is None
-                and self._should_recreate()):
+                and _recreates(self)):
             buffer.batch(self.table_name, self.batch)
             return
         original(self)
@@ -186,7 +193,7 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
     from alembic.runtime.environment import EnvironmentContext
 
     from .. import _runtime
-    from .._cache import serving
+    from .._internals import serving, upgrade_steps
     from ..commands import _captured_warnings, _output, _raise_translated, _script
     from ..errors import Interrupted, offline_failure
 
@@ -197,7 +204,7 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
 
     def steps(rev: Any, context: Any) -> list[Any]:
         _without_version_rows(context)
-        return [_guarded(step, recorder) for step in script._upgrade_revs(destination, rev)]
+        return [_guarded(step, recorder) for step in upgrade_steps(script, destination, rev)]
 
     def run() -> None:
         config.output_buffer = recorder
@@ -233,19 +240,11 @@ def _without_version_rows(context: Any) -> None:
 
     One UPDATE per revision, each compiled by SQLAlchemy, is a large part of an offline run; the
     run's own bookkeeping of the heads (which decides nothing here: the steps are planned first)
-    goes on. Only this run's impl is changed (an attribute of the instance).
+    goes on. Only this run's impl is changed (see :func:`nbmigrate._internals.skip_version_writes`).
     """
-    impl, version = getattr(context, "impl", None), getattr(context, "_version", None)
-    if impl is None or version is None:
-        return
-    original = impl._exec
+    from .._internals import skip_version_writes
 
-    def _exec(construct: Any, *args: Any, **kw: Any) -> Any:
-        if getattr(construct, "table", None) is version:
-            return None
-        return original(construct, *args, **kw)
-
-    impl._exec = _exec
+    skip_version_writes(context)
 
 
 def _guarded(step: Any, recorder: _Recorder) -> Any:

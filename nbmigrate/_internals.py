@@ -39,7 +39,7 @@ ALEMBIC_CHECKED = ((1, 16, 0), (1, 21))
 SQLALCHEMY_CHECKED = ((2, 0, 0), (2, 2))
 
 
-def _version(text: str) -> tuple[int, ...]:
+def parse_version(text: str) -> tuple[int, ...]:
     parts = []
     for part in text.split("."):
         digits = re.match(r"\d+", part)
@@ -55,7 +55,7 @@ def alembic_checked() -> bool:
     import alembic
 
     low, high = ALEMBIC_CHECKED
-    return low <= _version(alembic.__version__) < high
+    return low <= parse_version(alembic.__version__) < high
 
 
 @functools.cache
@@ -64,7 +64,7 @@ def sqlalchemy_checked() -> bool:
     import sqlalchemy
 
     low, high = SQLALCHEMY_CHECKED
-    return low <= _version(sqlalchemy.__version__) < high
+    return low <= parse_version(sqlalchemy.__version__) < high
 
 
 def alembic_private(obj: Any, name: str) -> bool:

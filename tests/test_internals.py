@@ -184,7 +184,7 @@ def test_the_checked_versions_are_the_constraints() -> None:
     texts = {name: (root / name).read_text(encoding="utf-8") for name in ("oldest.txt", "test.txt")}
 
     def pinned(text: str, package: str) -> list[tuple[int, ...]]:
-        return [_internals._version(v) for v in re.findall(rf"(?im)^{package}==([\d.]+)", text)]
+        return [_internals.parse_version(v) for v in re.findall(rf"(?im)^{package}==([\d.]+)", text)]
 
     for package, (low, high) in (("alembic", _internals.ALEMBIC_CHECKED), ("sqlalchemy", _internals.SQLALCHEMY_CHECKED)):
         assert pinned(texts["oldest.txt"], package) == [low]
@@ -346,8 +346,8 @@ def test_linear_map_and_alembics_agree(script: Any) -> None:
 
 
 def test_version_gates() -> None:
-    assert _internals._version("1.16.0") == (1, 16, 0)
-    assert _internals._version("2.1.0b1") == (2, 1, 0)
+    assert _internals.parse_version("1.16.0") == (1, 16, 0)
+    assert _internals.parse_version("2.1.0b1") == (2, 1, 0)
     assert _internals.ALEMBIC_CHECKED[0] <= (1, 20, 1) < _internals.ALEMBIC_CHECKED[1]
     assert not _internals.alembic_private(object(), "_revision_map")
 

@@ -71,7 +71,7 @@ def _autogenerate(project: Project, script: ScriptDirectory, metadata: Any, args
                     conn.rollback()
 
     try:
-        _, capture = commands._call(project, run)
+        _, capture = commands.run_contained(project, run)
     except NbmigrateError as exc:
         text = str(exc)
         if "Target database is not up to date" in text:

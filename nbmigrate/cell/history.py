@@ -71,7 +71,7 @@ def _resolve_parent(project: Project, script: ScriptDirectory, head: str | None)
             f"There are several heads ({listed}): name the parent with --head (e.g. `--head {heads[0]}` or "
             f"`--head branchname@head`), or merge them first with `%migrate merge heads -m \"merge\"`. Nothing was written."
         )
-    found, _ = commands._call(project, lambda: script.revision_map.get_revisions(head or "head"))
+    found, _ = commands.run_contained(project, lambda: script.revision_map.get_revisions(head or "head"))
     found = tuple(found)
     if len(found) > 1:
         listed = ", ".join(r.revision for r in found if r is not None)

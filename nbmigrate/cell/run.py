@@ -133,7 +133,7 @@ class _CellRun(_CellSteps):
     # -- entry ---------------------------------------------------------------------------
 
     def run(self) -> CellResult:
-        commands._check_rev_id(self.rev_id)
+        commands.check_rev_id(self.rev_id)
         if self.autogenerate and self.metadata is None:
             raise BadArguments(
                 "No MetaData for --autogenerate: pass the model's MetaData (e.g. Base.metadata). Nothing was written."
@@ -145,7 +145,7 @@ class _CellRun(_CellSteps):
                 "them), or plain statements, which become the upgrade. Nothing was written."
             )
         self.project.require()
-        script = commands._script(self.project)
+        script = commands.script_directory(self.project)
         self.slots = _template_slots(script)
         if "upgrades" not in self.slots:
             raise NbmigrateError(
@@ -153,7 +153,7 @@ class _CellRun(_CellSteps):
                 "for the cell's code. Nothing was written."
             )
         if self.version_path is not None:
-            commands._check_version_path(script, self.version_path)
+            commands.check_version_path(script, self.version_path)
             self.version_path = str(Path(self.version_path).resolve())
         key, existing = self._recognise(script)
         if existing is None:
@@ -318,7 +318,7 @@ class _CellRun(_CellSteps):
         """Downgrade with the applied code, rewrite, upgrade with the new code."""
         rev_id = old.revision
         target = f"{rev_id}@-1"
-        steps, _ = commands._call(self.project, lambda: list(script._downgrade_revs(target, heads)))  # type: ignore[arg-type]
+        steps, _ = commands.run_contained(self.project, lambda: list(script._downgrade_revs(target, heads)))  # type: ignore[arg-type]
         if [s.revision.revision for s in steps] != [rev_id]:
             raise NbmigrateError(
                 f"Cannot re-apply {rev_id}: downgrading it would also undo other revisions. Nothing was written."

@@ -146,7 +146,7 @@ def _write(project: Project, script: ScriptDirectory, plan: _Plan, *, replacing:
         )
 
     with undone_on_failure(script, project.invalidate, replacing=old_path):
-        written, capture = commands._call(project, run)
+        written, capture = commands.run_contained(project, run)
         if written is None:
             raise NbmigrateError("Alembic wrote no revision file (the template or a post-write hook removed it).")
         path = Path(written.path).resolve()

@@ -225,7 +225,7 @@ def _compute(project: Project, fn: Callable[[], Any]) -> Any:
     """
     import warnings
 
-    with _runtime._LOCK, warnings.catch_warnings():
+    with _runtime.LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return fn()

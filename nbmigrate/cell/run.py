@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _runtime, commands
+from .. import _cache, _runtime, commands
 from .._files import check_message, check_replaceable
 from ..errors import BadArguments, NbmigrateError, RevisionProblem
 from ..parser import Invocation, resolve_metadata
@@ -104,7 +104,7 @@ def revision_cell(
     ``head=None`` means the current head (one only). ``metadata`` is the ``MetaData`` for
     ``autogenerate``. See the module docstring for the checks and for how re-runs are recognised.
     """
-    with _runtime._LOCK:  # one cell at a time, also against widget callbacks
+    with _runtime.LOCK:  # one cell at a time, also against widget callbacks
         run = _CellRun(
             project=project,
             cell=cell,
@@ -263,7 +263,7 @@ class _CellRun(_CellSteps):
         if not self.autogenerate and same_cell:
             return self._unchanged(old, key, cell_hash, old_ops)
         heads = self._db_heads(rev_id)
-        applied = rev_id in commands._applied(script, heads)
+        applied = rev_id in _cache.applied(script.revision_map, heads)
 
         if not applied:
             auto = self._autogenerate(reduced, head_arg, splice) if self.autogenerate else None

@@ -35,7 +35,8 @@ T = TypeVar("T")
 
 # One lock for every piece of nbmigrate work in this process: magics, widget callbacks and
 # Python calls. Re-entrant so a command can call another (``%%revision --apply`` upgrades).
-_LOCK = threading.RLock()
+LOCK = threading.RLock()
+_LOCK = LOCK  # the former name, still used by tests
 _worker = threading.local()
 
 
@@ -284,7 +285,7 @@ def contained(
     """
     capture = Capture()
     events = _Events()
-    with _LOCK:
+    with LOCK:
         if getattr(_worker, "active", False):
             # Already inside a contained call (a command calling a command): run inline.
             try:

@@ -64,7 +64,7 @@ _RELATIVE = re.compile(r"(^|@)?[+-]\d+$")
 # -- running Alembic -----------------------------------------------------------------------
 
 
-def _call(project: Project, fn: Callable[[], Any], *, on_event: Any = None) -> tuple[Any, _runtime.Capture]:
+def run_contained(project: Project, fn: Callable[[], Any], *, on_event: Any = None) -> tuple[Any, _runtime.Capture]:
     """Run ``fn`` contained; map any user-fixable error to an :class:`NbmigrateError`."""
     value, capture, error = _runtime.contained(fn, on_event=on_event)
     if error is not None:
@@ -122,7 +122,7 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
     def run() -> None:
         alembic.command.init(config, str(given), template=template_arg, package=package)
 
-    _, capture = _call(project, run)
+    _, capture = run_contained(project, run)
     project.invalidate()
     files = sorted(str(p.relative_to(target.parent)) for p in target.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     warnings = _captured_warnings(project, capture)
@@ -170,7 +170,7 @@ def list_templates(project: Project) -> TextResult:
     import alembic.command
 
     config = project.config_for_init()
-    _, capture = _call(project, lambda: alembic.command.list_templates(config))
+    _, capture = run_contained(project, lambda: alembic.command.list_templates(config))
     text = capture.text.strip() + "\n\nnbmigrate - nbmigrate's own template (the default for %migrate init)"
     return TextResult(command="list_templates", title="Available templates", text=text)
 
@@ -185,7 +185,7 @@ def connect(project: Project, target: Any) -> ConnectResult:
             return conn.dialect.name, (project.current_heads(conn) if project.exists else ())
 
     try:
-        (dialect, heads), capture = _call(project, run)
+        (dialect, heads), capture = run_contained(project, run)
     except BaseException:
         # A database that cannot be reached is not switched to: the kernel stays where it was.
         if previous is None:
@@ -201,7 +201,7 @@ def connect(project: Project, target: Any) -> ConnectResult:
 # -- read-only commands, answered from the warm revision map -------------------------------
 
 
-def _script(project: Project) -> ScriptDirectory:
+def script_directory(project: Project) -> ScriptDirectory:
     """The warm ``ScriptDirectory``, with load errors (broken revision files) translated."""
     pinned = project._scripts.pinned()
     if pinned is not None:  # this command already checked the files (see ScriptCache.pin)
@@ -221,13 +221,13 @@ def _script(project: Project) -> ScriptDirectory:
 def _compute(project: Project, fn: Callable[[], Any]) -> Any:
     """A computation on the warm revision map, in this thread: nothing is read, run or printed.
 
-    Serialised with all other nbmigrate work like :func:`_call`, with errors translated; the
+    Serialised with all other nbmigrate work like :func:`run_contained`, with errors translated; the
     revision map's warnings (a relative step from several heads) are Alembic's own business
     here, as in a contained call, and not shown.
     """
     import warnings
 
-    with _runtime._LOCK, warnings.catch_warnings():
+    with _runtime.LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return fn()
@@ -270,7 +270,7 @@ def _warn_duplicates(project: Project, script: ScriptDirectory, capture: _runtim
         warnings.warn_explicit(project.redact(text), NbmigrateWarning, filename=relative_path(script.dir), lineno=0)
 
 
-def _db_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
+def database_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
     """The database's current heads, or ``None`` with a reason when it cannot be read."""
     if project.url is None and not project.exists:
         return None, "no database configured"
@@ -361,8 +361,8 @@ def _history_result(
     verbose: bool = False,
     indicate_current: bool = False,
 ) -> HistoryResult:
-    script_dir = _script(project)
-    heads, reason = _db_heads(project)
+    script_dir = script_directory(project)
+    heads, reason = database_heads(project)
     applied = _applied(script_dir, heads) if heads is not None else None
     warnings = [f"Database state not shown: {reason}"] if heads is None and reason else []
     unknown = [h for h in heads or () if _internals.revision_by_id(script_dir, h) is None]
@@ -384,14 +384,14 @@ def _history_result(
 
 def history(project: Project, rev_range: str | None = None, verbose: bool = False, indicate_current: bool = False) -> HistoryResult:
     """List revisions newest first, each marked applied, current or pending in this database."""
-    script = _script(project)
+    script = script_directory(project)
     base = head = None
     if rev_range is not None:
         if ":" not in rev_range:
             raise BadArguments("History range requires [start]:[end], [start]: or :[end], e.g. `-r base:head`.")
         base, head = (part.strip() or None for part in rev_range.split(":", 1))
     if "current" in (base, head):
-        heads, reason = _db_heads(project)
+        heads, reason = database_heads(project)
         if heads is None:
             raise NbmigrateError(f"Cannot use 'current' in a range: {reason}")
         current = heads[0] if len(heads) == 1 else None
@@ -414,7 +414,7 @@ def history(project: Project, rev_range: str | None = None, verbose: bool = Fals
 
 def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = False) -> HistoryResult:
     """Show the current head revisions of the scripts."""
-    script = _script(project)
+    script = script_directory(project)
 
     def find() -> list[Script]:
         ids = script.get_revisions("heads") if resolve_dependencies else script.get_heads()
@@ -430,7 +430,7 @@ def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = 
 
 def branches(project: Project, verbose: bool = False) -> HistoryResult:
     """Show the branch points of the scripts."""
-    script = _script(project)
+    script = script_directory(project)
 
     def line(sc: Script) -> str:
         # As `alembic branches` prints it: the branch point, then each revision it branches
@@ -449,11 +449,11 @@ def branches(project: Project, verbose: bool = False) -> HistoryResult:
 
 def show(project: Project, rev: str) -> HistoryResult:
     """Show the revision(s) denoted by the given symbol."""
-    script = _script(project)
+    script = script_directory(project)
 
     def find() -> list[Script]:
         if rev == "current":
-            heads, reason = _db_heads(project)
+            heads, reason = database_heads(project)
             if heads is None:
                 raise NbmigrateError(f"Cannot show 'current': {reason}")
             return list(script.get_revisions(heads))
@@ -469,8 +469,8 @@ def show(project: Project, rev: str) -> HistoryResult:
 
 def current(project: Project, check_heads: bool = False, verbose: bool = False) -> CurrentResult:
     """Show the database's current revision(s), with their messages."""
-    script = _script(project)
-    heads, reason = _db_heads(project)
+    script = script_directory(project)
+    heads, reason = database_heads(project)
     if heads is None:
         raise ConnectionFailed(f"Cannot read the current revision: {reason}")
     missing = [h for h in heads if _internals.revision_by_id(script, h) is None]
@@ -518,7 +518,8 @@ def check_new_id(script: ScriptDirectory, rev_id: str) -> None:
         )
 
 
-def _check_rev_id(rev_id: str | None) -> None:
+def check_rev_id(rev_id: str | None) -> None:
+    """Refuse a ``--rev-id`` that cannot name a revision file (unsafe characters, too long)."""
     # fullmatch: `$` would let a trailing newline through, into the file's name.
     if rev_id is not None and not _SAFE_REV_ID.fullmatch(rev_id):
         raise BadArguments(
@@ -596,13 +597,13 @@ def revision(
     """Create a new revision file (``metadata``: the models autogenerate compares, see ``check``)."""
     import alembic.command
 
-    _check_rev_id(rev_id)
+    check_rev_id(rev_id)
     message = check_message(message, required=False)
-    script = _script(project)
+    script = script_directory(project)
     if rev_id is not None:
         check_new_id(script, rev_id)
     if version_path is not None:
-        _check_version_path(script, version_path)
+        check_version_path(script, version_path)
     check_depends_on(project, script, [depends_on] if isinstance(depends_on, str) else depends_on)
 
     def run() -> Any:
@@ -622,7 +623,7 @@ def revision(
             )
 
     with undone_on_failure(script, project.invalidate):
-        scripts, capture = _call(project, _with_connection(project, run, needs_db=autogenerate, metadata=metadata))
+        scripts, capture = run_contained(project, _with_connection(project, run, needs_db=autogenerate, metadata=metadata))
     return _file_result(project, "revision", scripts, capture)
 
 
@@ -638,7 +639,8 @@ def check_depends_on(project: Project, script: ScriptDirectory, depends_on: Sequ
             raise RevisionProblem(f"--depends-on {dep}: no such revision. Nothing was written.")
 
 
-def _check_version_path(script: ScriptDirectory, version_path: str) -> None:
+def check_version_path(script: ScriptDirectory, version_path: str) -> None:
+    """Refuse a ``--version-path`` that is not one of the project's version locations."""
     wanted = Path(version_path).resolve()
     allowed = [Path(p).resolve() for p in _internals.version_locations(script)]
     if wanted not in allowed:
@@ -657,9 +659,9 @@ def merge(
     """Merge two revisions together; creates a new migration file."""
     import alembic.command
 
-    _check_rev_id(rev_id)
+    check_rev_id(rev_id)
     message = check_message(message, required=False)
-    script = _script(project)
+    script = script_directory(project)
     if rev_id is not None:
         check_new_id(script, rev_id)
     # Alembic added ``splice`` to merge in a later release; pass it only when asked for.
@@ -672,23 +674,23 @@ def merge(
             )
 
     with undone_on_failure(script, project.invalidate):
-        result, capture = _call(project, run)
+        result, capture = run_contained(project, run)
     return _file_result(project, "merge", result, capture)
 
 
 def edit(project: Project, rev: str) -> RevisionFileResult:
     """Show the path and source of a revision file (a notebook opens no editor)."""
-    script = _script(project)
+    script = script_directory(project)
 
     def find() -> Any:
         if rev == "current":
-            heads, reason = _db_heads(project)
+            heads, reason = database_heads(project)
             if heads is None:
                 raise NbmigrateError(f"Cannot edit 'current': {reason}")
             return [script.get_revision(h) for h in heads]
         return [s for s in script.get_revisions(rev) if s is not None]
 
-    found, capture = _call(project, find)
+    found, capture = run_contained(project, find)
     if not found:
         raise RevisionProblem(f"No revision file for {rev!r}.")
     return _file_result(project, f"edit {rev}", found, capture)
@@ -703,7 +705,7 @@ def check(project: Project, *, metadata: Any = None) -> TextResult:
     import alembic.command
     from alembic.util import AutogenerateDiffsDetected
 
-    script = _script(project)
+    script = script_directory(project)
 
     def run() -> str | None:
         try:
@@ -713,7 +715,7 @@ def check(project: Project, *, metadata: Any = None) -> TextResult:
             return "\n".join(_describe_autogenerate(d) for d in exc.diffs)
         return None
 
-    problem, capture = _call(project, _with_connection(project, run, needs_db=True, metadata=metadata))
+    problem, capture = run_contained(project, _with_connection(project, run, needs_db=True, metadata=metadata))
     if problem is not None:
         return TextResult(command="check", title="The model and the database differ", text=project.redact(problem), ok=False)
     title = "No new upgrade operations detected"
@@ -744,7 +746,7 @@ def ensure_version(project: Project, sql: bool = False) -> TextResult | SqlResul
     """Create the alembic version table if it doesn't exist already."""
     import alembic.command
 
-    script = _script(project)
+    script = script_directory(project)
     if sql:
         return _offline(project, "ensure_version --sql", lambda: alembic.command.ensure_version(project.config, sql=True), script)
 
@@ -752,7 +754,7 @@ def ensure_version(project: Project, sql: bool = False) -> TextResult | SqlResul
         with serving(script):
             alembic.command.ensure_version(project.config)
 
-    _, capture = _call(project, _with_connection(project, run, needs_db=True))
+    _, capture = run_contained(project, _with_connection(project, run, needs_db=True))
     return TextResult(
         command="ensure_version", title=f"Version table {project.version_table!r} is present",
         text=project.display_url, warnings=_captured_warnings(project, capture),
@@ -889,7 +891,7 @@ def stamp(
 
 def _offline(project: Project, command: str, fn: Callable[[], Any], script: ScriptDirectory | None = None) -> SqlResult:
     """Run a command in ``--sql`` mode and return the script it generated."""
-    script = script or _script(project)
+    script = script or script_directory(project)
     buffer = io.StringIO()
     config = project.config
 
@@ -942,7 +944,7 @@ def _migrate(
     from .locks import watch_commits
 
     targets = tuple(target.split()) if kind == "stamp" else (target,)
-    script, _ = _call(project, lambda: preflight.check_files(project, targets))
+    script, _ = run_contained(project, lambda: preflight.check_files(project, targets))
     if preview:
         _check_preview(project, script, kind)
     if check is not None:
@@ -1427,7 +1429,7 @@ def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None =
                 version_table_schema=version_table_schema,
             )
 
-    result, _ = _call(project, take)
+    result, _ = run_contained(project, take)
     if tables and result.missing:
         raise BadArguments(
             f"No table {', '.join(map(repr, result.missing))} in the database. "
@@ -1469,7 +1471,7 @@ def erd(project: Project, tables: Sequence[str] = (), at: str | None = None, eng
     from .erd import erd as draw
 
     snap = schema(project, tables, at=at)
-    value, _ = _call(project, lambda: draw(snap, tables=list(tables) or None, engine=engine or "graphviz-pure"))
+    value, _ = run_contained(project, lambda: draw(snap, tables=list(tables) or None, engine=engine or "graphviz-pure"))
     return value
 
 
@@ -1526,8 +1528,8 @@ def graph(
     target = _svg_target(save) if save is not None else None
 
     def build(expand: Sequence[str] = ()) -> tuple[RevisionGraph, str]:
-        script = _script(project)
-        heads, _ = _db_heads(project)
+        script = script_directory(project)
+        heads, _ = database_heads(project)
         size = len(_internals.revision_index(script))
         fold = (collapse or None) if collapse is not None else (12 if size > 100 else None)  # 0: never
 
@@ -1537,7 +1539,7 @@ def graph(
             )
             return g, render_svg(g.to_dot(), engine=layout)
 
-        value, _ = _call(project, make)
+        value, _ = run_contained(project, make)
         return value
 
     # Built here so that errors (bad range, no graphviz) are the magic's, not the widget's; the

@@ -194,10 +194,10 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
 
     from .. import _runtime
     from .._internals import serving, upgrade_steps
-    from ..commands import _captured_warnings, _output, _raise_translated, _script
+    from ..commands import _captured_warnings, _output, _raise_translated, script_directory
     from ..errors import Interrupted, offline_failure
 
-    script = _script(project)
+    script = script_directory(project)
     recorder = _Recorder()
     config = project.config
     start_rev: Any = "base" if start in ((), "base") else start

@@ -53,7 +53,7 @@ def script_of(project: Project) -> ScriptDirectory:
     """The project's warm revision files, load errors translated as for any command."""
     from .. import commands
 
-    return commands._script(project)
+    return commands.script_directory(project)
 
 
 def resolve(project: Project, target: str) -> Point:
@@ -83,7 +83,7 @@ def resolve(project: Project, target: str) -> Point:
 def _current(project: Project) -> tuple[str, ...]:
     from .. import commands
 
-    heads, why = commands._db_heads(project)
+    heads, why = commands.database_heads(project)
     if heads is None:
         raise BadArguments(f"`current` is the database's revision, and the database could not be read: {why}")
     return heads

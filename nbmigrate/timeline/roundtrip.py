@@ -265,7 +265,7 @@ def _models_match(scratch: Project, metadata: Any) -> Check:
             context = MigrationContext.configure(conn, opts=opts)
             return compare_metadata(context, metadata)
 
-    changes, _ = commands._call(scratch, compare)
+    changes, _ = commands.run_contained(scratch, compare)
     name = "the models match the schema at the end"
     if not changes:
         return Check(name, True)

@@ -166,7 +166,7 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
                 script.run_env()
 
         try:
-            commands._call(scratch, commands._with_connection(scratch, run, needs_db=True))
+            commands.run_contained(scratch, commands._with_connection(scratch, run, needs_db=True))
         except Exception as exc:
             # A revision's own code failed (bad SQL, a Python error): most such errors are not
             # translated (on the user's database, upgrade reports them with what was left), so

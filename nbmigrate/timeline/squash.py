@@ -270,7 +270,7 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
 
         present = set(folder.iterdir())
         try:
-            made, _ = commands._call(project, write)
+            made, _ = commands.run_contained(project, write)
         except BaseException:
             # Alembic writes the file before it loads it: a file it then refuses is removed too.
             for path in set(folder.iterdir()) - present:
@@ -377,7 +377,7 @@ def _advice(project: Project, chain: list[str], b: str) -> str:
     """What databases already migrated need: nothing at or past ``b`` or below the chain; inside it, a word on ``stamp``."""
     from .. import commands
 
-    heads, _ = commands._db_heads(project)
+    heads, _ = commands.database_heads(project)
     inside = sorted(set(heads or ()) & set(chain[:-1]))
     general = (
         f"Databases at {b} or past it, and databases below the squashed revisions, need nothing: the new revision keeps "

@@ -36,7 +36,6 @@ T = TypeVar("T")
 # One lock for every piece of nbmigrate work in this process: magics, widget callbacks and
 # Python calls. Re-entrant so a command can call another (``%%revision --apply`` upgrades).
 LOCK = threading.RLock()
-_LOCK = LOCK  # the former name, still used by tests
 _worker = threading.local()
 
 
@@ -453,7 +452,7 @@ def idle() -> bool:
 
     Tried without waiting. The calling thread's own work does not count: the lock is re-entrant.
     """
-    if not _LOCK.acquire(blocking=False):
+    if not LOCK.acquire(blocking=False):
         return False
-    _LOCK.release()
+    LOCK.release()
     return True

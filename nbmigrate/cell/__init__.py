@@ -69,7 +69,6 @@ The package's modules, each importing only those before it in this list:
 from __future__ import annotations
 
 from ..parser import resolve_metadata
-from . import memory as _memory
 from .code import CellCode, split_cell
 from .memory import records
 from .options import CellOptions, parse_line
@@ -81,4 +80,3 @@ __all__ = [
     "split_cell",
 ]
 
-_STATES = _memory._STATES  # the kernel's records of every project (a test clears them: a restarted kernel)

@@ -35,7 +35,8 @@ from .errors import (
     offline_failure,
     translate,
 )
-from .project import TEMPLATE_DIR, Project, relative_path
+from .paths import relative_path
+from .project import TEMPLATE_DIR, Project
 from .results import (
     ConnectResult,
     CurrentResult,

@@ -1,7 +1,8 @@
 """The revision graph: Alembic revisions plus a database's state, as a model and as DOT.
 
-Engine module: no IPython, no widgets, no HTML. Rendering to SVG runs the ``graphviz-pure``
-program (a dependency) or, on request, a system Graphviz ``dot``.
+Engine module: no IPython, no widgets, no HTML. Rendering to SVG (:func:`render_svg`, in
+:mod:`nbmigrate.render._dot` with the palette) runs the ``graphviz-pure`` program (a dependency)
+or, on request, a system Graphviz ``dot``.
 
 Errors raised here:
 
@@ -16,11 +17,6 @@ import ast
 import heapq
 import inspect
 import os
-import re
-import shutil
-import subprocess
-import sys
-import sysconfig
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +24,7 @@ from typing import Any
 
 import graphviz
 from ._internals import own_branch_labels
-from .errors import NbmigrateError, RevisionProblem
+from .errors import RevisionProblem
 from alembic.script.revision import MultipleHeads, ResolutionError, Revision, RevisionError, RevisionMap
 
 __all__ = [
@@ -42,38 +38,28 @@ __all__ = [
     "render_svg",
 ]
 
-APPLIED, CURRENT, PENDING, MISSING = "applied", "current", "pending", "missing"
-STATES: tuple[str, ...] = (CURRENT, APPLIED, PENDING, MISSING)
-
-# Drawing attributes, shared with the legend in ``nbmigrate.render.graph`` so both stay in step.
-STATE_STYLE: dict[str, dict[str, str]] = {
-    CURRENT: {"fillcolor": "#2da44e", "color": "#116329", "fontcolor": "#ffffff", "penwidth": "2.5"},
-    APPLIED: {"fillcolor": "#dafbe1", "color": "#1a7f37", "fontcolor": "#0d3d1a", "penwidth": "1.2"},
-    PENDING: {"fillcolor": "#ffffff", "color": "#8c959f", "fontcolor": "#57606a", "penwidth": "1.2"},
-    MISSING: {"fillcolor": "#ffebe9", "color": "#cf222e", "fontcolor": "#82071e", "penwidth": "1.5"},
-}
-KIND_SHAPE: dict[str, str] = {
-    "base": "house",
-    "branch point": "hexagon",
-    "merge point": "octagon",
-}
-LABEL_STYLE = {"fillcolor": "#fff8c5", "color": "#9a6700", "fontcolor": "#4d2d00"}
-DEPENDS_STYLE = {"color": "#8250df", "style": "dashed", "arrowhead": "empty"}
-FONT = "Helvetica"
+from .render._dot import (  # noqa: E402 - the drawing's attributes and layout live with the other renderers
+    APPLIED,
+    CURRENT,
+    DEPENDS_STYLE,
+    FONT,
+    KIND_SHAPE,
+    LABEL_STYLE,
+    MISSING,
+    PENDING,
+    STATE_STYLE,
+    STATES,
+    GraphvizError,
+    GraphvizNotFound,
+    dot_text,
+    render_svg,
+)
 
 _MESSAGE_WIDTH = 48  # label text beyond this is cut; the tooltip and details keep it whole
 
 
 class RevisionRangeError(RevisionProblem, ValueError):
     """A revision range that Alembic cannot resolve (bad syntax, unknown or ambiguous id)."""
-
-
-class GraphvizError(NbmigrateError, RuntimeError):
-    """The graph layout program failed."""
-
-
-class GraphvizNotFound(GraphvizError):
-    """The graph layout program is not installed."""
 
 
 @dataclass(frozen=True)
@@ -408,13 +394,13 @@ class RevisionGraph:
                 continue
             with dot.subgraph(name=f"cluster_{index}") as sub:
                 sub.attr(
-                    label=_dot_text(_folder_label(folder, self.folders)),
+                    label=dot_text(_folder_label(folder, self.folders)),
                     style="rounded,dashed",
                     color="#8c959f",
                     fontcolor="#57606a",
                     labeljust="l",
                     labelloc="b",  # with rankdir=BT "b" puts the folder's name on top
-                    id=_dot_text(f"folder-{index}"),
+                    id=dot_text(f"folder-{index}"),
                 )
                 self._add_nodes(sub, groups[folder], name)
 
@@ -425,7 +411,7 @@ class RevisionGraph:
                 continue
             seen.add((tail, head))
             if edge.kind == "depends":
-                tip = _dot_text(f"{edge.child} depends on {edge.parent}")
+                tip = dot_text(f"{edge.child} depends on {edge.parent}")
                 dot.edge(tail, head, **DEPENDS_STYLE, tooltip=tip)
             else:
                 dot.edge(tail, head)
@@ -443,9 +429,9 @@ class RevisionGraph:
                 tip = f"{len(run)} {node.state} revisions {rid}…{last} (click to expand)"
                 dot.node(
                     name(rid),
-                    label=_dot_text(text),
-                    id=_dot_text(f"run-{rid}"),
-                    tooltip=_dot_text(tip),
+                    label=dot_text(text),
+                    id=dot_text(f"run-{rid}"),
+                    tooltip=dot_text(tip),
                     style="rounded,filled,dashed",
                     **{"class": f"nbm-run nbm-{node.state}"},
                     **STATE_STYLE[node.state],
@@ -473,9 +459,9 @@ class RevisionGraph:
             tip = f"{rid} [{node.state}]" + (f"\n{node.message}" if node.message else "")
             dot.node(
                 rid,
-                label=_dot_text(text),
-                id=_dot_text(f"rev-{rid}"),
-                tooltip=_dot_text(tip),
+                label=dot_text(text),
+                id=dot_text(f"rev-{rid}"),
+                tooltip=dot_text(tip),
                 **{"class": " ".join(classes)},
                 **attrs,
             )
@@ -485,9 +471,9 @@ class RevisionGraph:
                     same.attr(rank="same")
                     same.node(
                         label_name,
-                        label=_dot_text(label),
-                        id=_dot_text(f"label-{rid}-{label}"),
-                        tooltip=_dot_text(f"branch label {label} on {rid}"),
+                        label=dot_text(label),
+                        id=dot_text(f"label-{rid}-{label}"),
+                        tooltip=dot_text(f"branch label {label} on {rid}"),
                         shape="cds",
                         style="filled",
                         **{"class": "nbm-branch-label"},
@@ -536,12 +522,6 @@ def _long_doc_of(rev: Any, doc: str) -> str:
     except Exception:
         long = None
     return long if isinstance(long, str) and long else doc
-
-
-def _dot_text(text: str) -> str:
-    """Text for a DOT escString: backslashes literal, newlines as breaks, never an HTML label."""
-    escaped = graphviz.escape(text).replace("\r\n", "\n").replace("\n", "\\n")
-    return graphviz.nohtml(escaped)
 
 
 def _folder_label(folder: str, folders: tuple[str, ...]) -> str:
@@ -721,60 +701,3 @@ def _function_sources(
             except (OSError, TypeError):
                 pass
     return tuple(found.get(n) for n in names)
-
-
-# -- rendering --------------------------------------------------------------------------------
-
-_PROLOG = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<!--.*?-->\n?", re.DOTALL)
-
-
-def _program(engine: str) -> str:
-    if engine == "graphviz-pure":
-        exe = "graphviz-pure.exe" if os.name == "nt" else "graphviz-pure"
-        # Beside the interpreter first: a kernel's PATH often lacks its environment's bin folder.
-        for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-            candidate = folder / exe
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                return str(candidate)
-        found = shutil.which("graphviz-pure")
-        if found:
-            return found
-        raise GraphvizNotFound(
-            "The graphviz-pure program was not found: install it with "
-            "`pip install graphviz-pure` (it ships with nbmigrate), or use engine='dot' "
-            "with a system Graphviz."
-        )
-    if engine == "dot":
-        found = shutil.which("dot")
-        if found:
-            return found
-        raise GraphvizNotFound(
-            "Graphviz's `dot` program is not on PATH: install Graphviz "
-            "(https://graphviz.org/download/) or use the default engine 'graphviz-pure'."
-        )
-    raise GraphvizNotFound(
-        f"Unknown graph engine {engine!r}: use 'graphviz-pure' (the default) or 'dot' "
-        "(`%config MigrateMagics.graph_engine = \"dot\"`)."
-    )
-
-
-def render_svg(dot: str, *, engine: str = "graphviz-pure", timeout: float | None = None) -> str:
-    """Lay out DOT source as SVG with graphviz-pure (default) or the system ``dot``."""
-    program = _program(engine)
-    try:
-        proc = subprocess.run(
-            [program, "-Tsvg"],
-            input=dot.encode("utf-8"),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as exc:  # removed between lookup and run
-        raise GraphvizNotFound(f"{engine} could not be started: {exc}") from None
-    except subprocess.TimeoutExpired:
-        raise GraphvizError(f"{engine} did not finish the layout within {timeout} s") from None
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip()
-        raise GraphvizError(f"{engine} failed (exit status {proc.returncode}): {detail}")
-    # The prolog and comments name the program's version: drop them so the SVG is byte-stable.
-    return _PROLOG.sub("", proc.stdout.decode("utf-8")).lstrip()

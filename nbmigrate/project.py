@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from . import masking
 from .errors import BadArguments, ConnectionFailed, NbmigrateError, ProjectNotFound
+from .paths import relative_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -756,18 +757,6 @@ def _missing_driver(url: URL, module: str) -> str:
 def mask_url_passwords(text: str) -> str:
     """``text`` with the password of every URL in it masked (see :mod:`nbmigrate.masking`)."""
     return masking.mask_url_passwords(text)
-
-
-def relative_path(path: str | os.PathLike[str], *, resolve: bool = False) -> str:
-    """``path`` relative to the working directory when it is below it (stable in saved notebooks).
-
-    Otherwise ``path`` as given, or with ``resolve`` its full path without ``..``.
-    """
-    full = Path(path).resolve()
-    try:
-        return str(full.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(full) if resolve else str(path)
 
 
 def _check_host(url: URL, redact: Callable[[str], str]) -> None:

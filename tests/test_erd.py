@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from IPython.lib.pretty import pretty
 
-from nbmigrate import _erd_dot
+from nbmigrate.render import _erd_dot
 from nbmigrate.erd import ErdResult, column_port, diagram, erd, erd_dot, node_id
 from nbmigrate.errors import BadArguments
 from nbmigrate.graph import render_svg

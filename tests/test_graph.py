@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import Revision, RevisionMap
 
-from nbmigrate import graph as graph_mod
 from nbmigrate.graph import (
     Edge,
     GraphvizError,
@@ -306,8 +306,8 @@ def test_render_uses_graphviz_pure_without_dot_on_path(tmp_path: Path, monkeypat
 
 def test_missing_graphviz_pure_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(graph_mod.sys, "executable", str(tmp_path / "python"))
-    monkeypatch.setattr(graph_mod.sysconfig, "get_path", lambda name: str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sysconfig, "get_path", lambda name: str(tmp_path))
     with pytest.raises(GraphvizNotFound, match="pip install graphviz-pure") as info:
         render_svg("digraph {}")
     assert isinstance(info.value, RuntimeError)

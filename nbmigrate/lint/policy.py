@@ -152,7 +152,7 @@ def read_markers(path: str | Path, text: str | None = None) -> Markers:
 def _markers(path: str | Path, text: str) -> Markers:
     if MARKER not in text:  # the common case: no tokenizing at all
         return Markers()
-    from ..project import relative_path
+    from ..paths import relative_path
 
     shown = relative_path(path)
     allowed: set[str] = set()

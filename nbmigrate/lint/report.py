@@ -147,7 +147,7 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
 
 
 def _relative(path: str) -> str:
-    from ..project import relative_path
+    from ..paths import relative_path
 
     return relative_path(path).replace(os.sep, "/") if path else ""
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nbmigrate.erd import SYMBOL, Diagram, ErdResult, ErdTable
 from nbmigrate.masking import mask
+from nbmigrate.render._dot import render_svg
+from nbmigrate.render._erd_dot import SYMBOL
 from nbmigrate.render._html import details, title
+from nbmigrate.render.diagram import diagram
 
 if TYPE_CHECKING:
+    from nbmigrate.erd import ErdResult
+    from nbmigrate.render.diagram import Diagram, ErdTable
     from nbmigrate.schema import SchemaDiff
 
 __all__ = ["changes_html", "erd_html", "erd_summary", "erd_text"]
@@ -98,13 +102,12 @@ CHANGES_DRAWN = 20
 def changes_html(d: SchemaDiff) -> str:
     """The diagram of the tables a diff touches, changes marked, for before/after results; "" if it cannot be drawn."""
     from ..errors import NbmigrateError
-    from ..erd import erd
 
     touched = sorted({*d.added_tables, *d.removed_tables, *d.changed_tables})
     if len(touched) > CHANGES_DRAWN:  # a layout of hundreds of tables takes seconds and reads as noise
         return f'<div class="nbm-meta">{len(touched)} tables changed: too many to draw here; `%migrate erd TABLE ...` draws some of them.</div>'
     try:
-        drawn = erd(d.after, tables=touched, before=d.before)
+        svg = render_svg(diagram(d.after, tables=touched, diff=d).to_dot())
     except NbmigrateError:  # no graphviz program here: the tables above say it all
         return ""
-    return details(f"diagram ({_plural(len(touched), 'table')} changed)", f'<div class="nbm-erd-svg">{mask(drawn.svg)}</div>', open_=True)
+    return details(f"diagram ({_plural(len(touched), 'table')} changed)", f'<div class="nbm-erd-svg">{mask(svg)}</div>', open_=True)

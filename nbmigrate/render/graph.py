@@ -6,7 +6,9 @@ and by terminals.
 
 from __future__ import annotations
 
-from nbmigrate.graph import (
+from typing import TYPE_CHECKING
+
+from ._dot import (
     APPLIED,
     CURRENT,
     DEPENDS_STYLE,
@@ -16,10 +18,12 @@ from nbmigrate.graph import (
     PENDING,
     STATE_STYLE,
     STATES,
-    RevisionGraph,
 )
 from nbmigrate.masking import mask
 from nbmigrate.render._html import esc, title, wrap
+
+if TYPE_CHECKING:
+    from nbmigrate.graph import RevisionGraph
 
 __all__ = ["graph_html", "graph_summary", "graph_text", "legend_html"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..project import relative_path
+from ..paths import relative_path
 from ._html import code, details, esc, prose, span, table, title
 
 if TYPE_CHECKING:

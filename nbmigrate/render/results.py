@@ -3,51 +3,65 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..erd import ErdResult
-from ..results import (
-    ConnectResult,
-    CurrentResult,
-    FailureReport,
-    HelpResult,
-    HistoryResult,
-    InitResult,
-    MigrationResult,
-    Result,
-    RevisionFileResult,
-    RevisionInfo,
-    SqlResult,
-    Step,
-    TextResult,
-)
 from ..masking import mask
-from ..project import relative_path
+from ..paths import relative_path
 from ._html import code, details, esc, prose, span, table, title, wrap
 from .erd import erd_html, erd_text
+from .lint import lint_html, lint_text
+from .timeline import (
+    history_diff_html,
+    history_diff_text,
+    round_trip_html,
+    round_trip_text,
+    squash_html,
+    squash_text,
+)
+
+if TYPE_CHECKING:
+    from ..results import (
+        ConnectResult,
+        CurrentResult,
+        FailureReport,
+        HelpResult,
+        HistoryResult,
+        InitResult,
+        MigrationResult,
+        Result,
+        RevisionFileResult,
+        RevisionInfo,
+        SqlResult,
+        Step,
+        TextResult,
+    )
 
 STATE_MARK = {"current": "◉", "applied": "●", "pending": "○", "unknown": "?", "": " "}
 
 
+def _renderer(table: dict[str, Callable[[Any], str]], result: object) -> Callable[[Any], str] | None:
+    """The function for ``result``'s class or its nearest base, by class name.
+
+    By name, so that this module needs none of the modules that define the results (they are
+    above it: their ``_repr_html_`` calls here).
+    """
+    for kind in type(result).__mro__:
+        if kind.__name__ in table:
+            return table[kind.__name__]
+    return None
+
+
 def render_html(result: Result) -> str:
     """The HTML of any result."""
-    for kind, fn in _HTML:
-        if isinstance(result, kind):
-            body = fn(result)
-            break
-    else:  # pragma: no cover - every result type is listed
-        body = f"<pre>{esc(render_text(result))}</pre>"
+    fn = _renderer(_HTML, result)
+    body = fn(result) if fn is not None else f"<pre>{esc(render_text(result))}</pre>"
     return wrap(mask(body + _extras_html(result)))  # each text was masked by esc(); this is the last net
 
 
 def render_text(result: Result) -> str:
     """The plain text of any result."""
-    for kind, fn in _TEXT:
-        if isinstance(result, kind):
-            text = fn(result)
-            break
-    else:  # pragma: no cover
-        text = repr(result)
+    fn = _renderer(_TEXT, result)
+    text = fn(result) if fn is not None else repr(result)
     warnings = "".join(f"\nwarning: {w}" for w in getattr(result, "warnings", []))
     return mask(text.rstrip() + warnings)
 
@@ -372,53 +386,37 @@ def _failure_text(report: FailureReport) -> str:
     return failure_summary(report)
 
 
-def _timeline() -> tuple[list[tuple[type, Callable[[Any], str]]], list[tuple[type, Callable[[Any], str]]]]:
-    from ..timeline.at import HistoryDiff
-    from ..timeline.roundtrip import RoundTripResult
-    from ..timeline.squash import SquashResult
-    from . import timeline as t
-
-    html = [(HistoryDiff, t.history_diff_html), (RoundTripResult, t.round_trip_html), (SquashResult, t.squash_html)]
-    text = [(HistoryDiff, t.history_diff_text), (RoundTripResult, t.round_trip_text), (SquashResult, t.squash_text)]
-    return html, text
-
-
-_HTML: list[tuple[type, Callable[[Any], str]]] = [
-    (HistoryResult, _history_html),
-    (CurrentResult, _current_html),
-    (MigrationResult, _migration_html),
-    (FailureReport, _failure_html),
-    (SqlResult, _sql_html),
-    (RevisionFileResult, _file_html),
-    (InitResult, _init_html),
-    (TextResult, _text_html),
-    (ConnectResult, _connect_html),
-    (HelpResult, _help_html),
-    (ErdResult, erd_html),
-]
-_TEXT: list[tuple[type, Callable[[Any], str]]] = [
-    (HistoryResult, _history_text),
-    (CurrentResult, _current_text),
-    (MigrationResult, _migration_text),
-    (FailureReport, _failure_text),
-    (SqlResult, _sql_text),
-    (RevisionFileResult, _file_text),
-    (InitResult, _init_text),
-    (TextResult, _text_text),
-    (ConnectResult, _connect_text),
-    (HelpResult, _help_text),
-    (ErdResult, erd_text),
-]
-
-
-def _lint() -> tuple[list[tuple[type, Callable[[Any], str]]], list[tuple[type, Callable[[Any], str]]]]:
-    from ..lint.report import LintResult
-    from .lint import lint_html, lint_text
-
-    return [(LintResult, lint_html)], [(LintResult, lint_text)]
-
-
-_lint_html, _lint_text = _lint()
-_HTML[:0], _TEXT[:0] = _lint_html, _lint_text
-_timeline_html, _timeline_text = _timeline()
-_HTML[:0], _TEXT[:0] = _timeline_html, _timeline_text
+_HTML: dict[str, Callable[[Any], str]] = {
+    "HistoryResult": _history_html,
+    "CurrentResult": _current_html,
+    "MigrationResult": _migration_html,
+    "FailureReport": _failure_html,
+    "SqlResult": _sql_html,
+    "RevisionFileResult": _file_html,
+    "InitResult": _init_html,
+    "TextResult": _text_html,
+    "ConnectResult": _connect_html,
+    "HelpResult": _help_html,
+    "ErdResult": erd_html,
+    "LintResult": lint_html,
+    "HistoryDiff": history_diff_html,
+    "RoundTripResult": round_trip_html,
+    "SquashResult": squash_html,
+}
+_TEXT: dict[str, Callable[[Any], str]] = {
+    "HistoryResult": _history_text,
+    "CurrentResult": _current_text,
+    "MigrationResult": _migration_text,
+    "FailureReport": _failure_text,
+    "SqlResult": _sql_text,
+    "RevisionFileResult": _file_text,
+    "InitResult": _init_text,
+    "TextResult": _text_text,
+    "ConnectResult": _connect_text,
+    "HelpResult": _help_text,
+    "ErdResult": erd_text,
+    "LintResult": lint_text,
+    "HistoryDiff": history_diff_text,
+    "RoundTripResult": round_trip_text,
+    "SquashResult": squash_text,
+}

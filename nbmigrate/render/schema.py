@@ -9,18 +9,21 @@ The ``*_section_html`` functions return HTML without the outer container so comm
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from nbmigrate.masking import mask
 from nbmigrate.render._html import details, esc, prose, span, table, title, wrap
-from nbmigrate.schema import (
-    Column,
-    ColumnChange,
-    ColumnRename,
-    SchemaDiff,
-    Snapshot,
-    Table,
-    TableDiff,
-)
+
+if TYPE_CHECKING:
+    from nbmigrate.schema import (
+        Column,
+        ColumnChange,
+        ColumnRename,
+        SchemaDiff,
+        Snapshot,
+        Table,
+        TableDiff,
+    )
 
 __all__ = [
     "ADDED",

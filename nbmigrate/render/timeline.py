@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..project import relative_path
+from ..paths import relative_path
 from ._html import code, details, esc, prose, span, table, title
 
 if TYPE_CHECKING:

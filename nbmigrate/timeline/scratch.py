@@ -198,7 +198,7 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
 def _step_failed(project: Project, script: ScriptDirectory, revision: str, is_upgrade: bool, exc: BaseException) -> StepFailed:
     """The error of a step, said at the line of its revision file that raised."""
     from .. import commands
-    from ..project import relative_path
+    from ..paths import relative_path
 
     cause = exc.__cause__ if isinstance(exc, NbmigrateError) and exc.__cause__ is not None else exc
     path = script.get_revision(revision).path

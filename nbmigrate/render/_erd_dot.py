@@ -1,6 +1,7 @@
-"""Drawing an ER diagram (:class:`nbmigrate.erd.Diagram`) as Graphviz DOT: styles, labels, edges.
+"""Drawing an ER diagram (:class:`nbmigrate.render.diagram.Diagram`) as Graphviz DOT: styles, labels, edges.
 
-Private: :meth:`nbmigrate.erd.Diagram.to_dot` is the way in. Nodes are HTML-like tables filled
+Private: :meth:`nbmigrate.render.diagram.Diagram.to_dot` is the way in. The statuses and the DOT
+names of tables and columns are defined here, where they are drawn. Nodes are HTML-like tables filled
 white (or a light tint) with dark text, so they read on light and dark pages alike; what is drawn
 on the page's own background (edges, borders, edge marks) uses mid-tone colours with a contrast
 of 3:1 or more against both white and JupyterLab's dark background.
@@ -9,11 +10,33 @@ of 3:1 or more against both white and JupyterLab's dark background.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import graphviz
 
-from .erd import ADDED, CHANGED, REMOVED, RENAMED, SYMBOL, Diagram, ErdEdge, ErdTable, column_port, node_id
-from .graph import FONT, _dot_text
+from ._dot import FONT, dot_text
+
+if TYPE_CHECKING:
+    from .diagram import Diagram, ErdEdge, ErdTable
+
+ADDED, REMOVED, CHANGED, RENAMED = "added", "removed", "changed", "renamed"
+SYMBOL = {ADDED: "+", REMOVED: "−", CHANGED: "~", RENAMED: "→"}
+_PLAIN = re.compile(r"[A-Za-z0-9_]+\Z")
+
+
+def node_id(table: str, schema: str | None = None) -> str:
+    """The DOT node name of a table: ``t_<name>`` for plain names, else hex-encoded."""
+    if schema is not None:
+        return f"s_{schema.encode().hex()}_{table.encode().hex()}"
+    return f"t_{table}" if _PLAIN.match(table) else f"h_{table.encode().hex()}"
+
+
+def column_port(column: str, side: str = "w") -> str:
+    """The port of a column's row: ``side`` "w" is its name cell (edges in), "e" its last cell (out)."""
+    if side not in ("w", "e"):
+        raise ValueError(f"side must be 'w' or 'e', not {side!r}")
+    return side + (f"c_{column}" if _PLAIN.match(column) else f"h_{column.encode().hex()}")
+
 
 # fill: a row's or header's background; line: borders, edges and edge marks (drawn on the page's
 # own background); text: marks written in a white or tinted cell.
@@ -43,7 +66,7 @@ def draw(diagram: Diagram) -> str:
     for table in diagram.tables:
         tip = table.title + ("" if table.row_count is None else f": {table.row_count} rows")
         kind = "nbm-stub" if table.stub else f"nbm-table nbm-{table.status or 'same'}"
-        dot.node(table.node, label=_label(table), id=f"table-{table.node}", tooltip=_dot_text(tip),
+        dot.node(table.node, label=_label(table), id=f"table-{table.node}", tooltip=dot_text(tip),
                  **{"class": kind})
     for index, edge in enumerate(diagram.edges, 1):
         dot.edge(*_ends(edge), **_edge_attrs(edge), id=f"fk-{index}",
@@ -109,12 +132,12 @@ def _edge_attrs(edge: ErdEdge) -> dict[str, str]:
     attrs = {
         "arrowtail": "tee" if edge.one_to_one else "crow",
         "arrowhead": "teeodot" if edge.optional else "tee",
-        "tooltip": _dot_text(f"{edge.constraint or 'foreign key'}: {edge.describe()}"
+        "tooltip": dot_text(f"{edge.constraint or 'foreign key'}: {edge.describe()}"
                              + (f" ({edge.status})" if edge.status else "")),
     }
     if edge.status:
         colour = STATUS_STYLE[edge.status]["line"]
-        attrs.update(color=colour, fontcolor=colour, label=_dot_text(SYMBOL[edge.status]), penwidth="2")
+        attrs.update(color=colour, fontcolor=colour, label=dot_text(SYMBOL[edge.status]), penwidth="2")
         if edge.status == REMOVED:
             attrs["style"] = "dashed"
     return attrs

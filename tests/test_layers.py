@@ -44,8 +44,6 @@ KNOWN: set[tuple[str, str]] = {
     ("nbmigrate.timeline.roundtrip", "nbmigrate.commands"),
     ("nbmigrate.timeline.scratch", "nbmigrate.commands"),
     ("nbmigrate.timeline.squash", "nbmigrate.commands"),
-    ("nbmigrate.lint.parse_alter", "nbmigrate.lint.parse"),
-    ("nbmigrate.lint.checks", "nbmigrate.lint.analyze"),
 }
 
 

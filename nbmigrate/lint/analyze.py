@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .rules import Rule, rule
+from .rules import Hit, Rule, rule
 
 # Rules that hold for a table created in the same revision too (the statement fails, or the
 # choice of type is the point).
@@ -136,16 +136,6 @@ class Finding:
         return f"<Finding {self.code} {self.severity} {self.revision}#{self.statement_index} {self.message!r}>"
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A rule matched by one action, before it becomes a :class:`Finding`."""
-
-    code: str
-    table: str | None
-    fields: Mapping[str, str]
-    lock: str | None = None  # instead of the rule's (NBM003 says the statement's)
-
-
 class _Blank(dict):  # type: ignore[type-arg]
     def __missing__(self, key: str) -> str:
         return "..."
@@ -210,14 +200,14 @@ def analyse(
     disabled: Iterable[str] = (),
 ) -> list[Finding]:
     """The findings of every revision, in the order the revisions would run (see the module docstring)."""
-    from .checks import check, statement_lock
+    from .checks import check, is_timeout, statement_lock
     from .parse import parse
 
     ctx = Context(dialect, tuple(version) if version else None, facts or Facts())
     off = {rule(code).code for code in disabled}
     for sql in preamble:  # env.py's own statements before the first revision (a SET lock_timeout)
         for action in parse(sql, dialect):
-            if action.kind == "set" and _is_timeout(action, dialect):
+            if action.kind == "set" and is_timeout(action, dialect):
                 ctx.preamble_timeout = action.new not in ("0", "0s", "0ms")
     revisions = list(revisions)
     parsed = {id(stmt): _batch_actions(stmt.batch) if stmt.batch is not None else parse(stmt.sql, dialect)
@@ -245,10 +235,6 @@ def analyse(
             if finding is not None:
                 findings.append(finding)
     return findings
-
-
-def _is_timeout(action: Any, dialect: str) -> bool:
-    return action.column in (("lock_timeout",) if dialect == "postgresql" else ("lock_wait_timeout", "innodb_lock_wait_timeout"))
 
 
 def _batch_actions(batch: BatchCopy) -> list[Any]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .analyze import Hit
-from .rules import ACCESS_EXCLUSIVE, METADATA, SHARE, SHARE_ROW_EXCLUSIVE
+from .rules import ACCESS_EXCLUSIVE, METADATA, SHARE, SHARE_ROW_EXCLUSIVE, Hit
 
 if TYPE_CHECKING:
     from .analyze import Context, Statement
@@ -354,9 +353,7 @@ def _on_transaction(action: Action, stmt: Statement, ctx: Context) -> list[Hit]:
 
 
 def _on_set(action: Action, stmt: Statement, ctx: Context) -> list[Hit]:
-    from .analyze import _is_timeout
-
-    if _is_timeout(action, ctx.dialect):
+    if is_timeout(action, ctx.dialect):
         ctx.timeout = action.new not in ("0", "0s", "0ms")
     elif action.column == "foreign_key_checks":
         ctx.fk_checks = action.new not in ("0", "OFF", "off", "FALSE", "false")
@@ -387,3 +384,8 @@ _HANDLERS: dict[str, Callable[[Any, Any, Any], list[Hit]]] = {
     "truncate": _simple("NBM303"), "data": _on_data, "transaction": _on_transaction, "set": _on_set,
     "unparsed": _on_unparsed, "batch_copy": _on_batch_copy,
 }
+
+
+def is_timeout(action: Any, dialect: str) -> bool:
+    """Whether a ``SET`` action sets the lock timeout of ``dialect``."""
+    return action.column in (("lock_timeout",) if dialect == "postgresql" else ("lock_wait_timeout", "innodb_lock_wait_timeout"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .parse import Action, column_spec, column_type, sqlglot_dialect, table_name
+from .actions import Action, column_spec, column_type, sqlglot_dialect, table_name
 
 
 def alter_actions(tree: Any, dialect: str) -> list[Action]:
@@ -69,7 +69,7 @@ def _alter_column(table: str, node: Any, dialect: str) -> Action:
 
 
 def _typed(column: str, ctype: Any) -> Any:
-    from .parse import ColumnSpec
+    from .actions import ColumnSpec
 
     return ColumnSpec(column, ctype)
 

@@ -342,3 +342,13 @@ def rule(code_or_name: str) -> Rule:
 def severity_rank(severity: str) -> int:
     """0 for errors, 1 for warnings, 2 for infos: a sort key, most severe first."""
     return SEVERITIES.index(severity)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule matched by one action, before it becomes a :class:`Finding`."""
+
+    code: str
+    table: str | None
+    fields: Mapping[str, str]
+    lock: str | None = None  # instead of the rule's (NBM003 says the statement's)

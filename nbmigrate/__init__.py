@@ -22,7 +22,7 @@ from .errors import (
     RevisionProblem,
     RiskyMigration,
 )
-from .project import Project
+from .api import Project
 
 __version__ = "0.1.0"
 

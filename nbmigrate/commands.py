@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -23,17 +22,28 @@ from . import _internals, _runtime
 from ._internals import serving
 from ._files import check_message, undone_on_failure
 from .locks import migration_lock
+from .engine import (
+    applied_revisions,
+    captured_warnings,
+    compute,
+    database_heads,
+    describe_autogenerate,
+    error_text,
+    offline,
+    output_text,
+    raise_translated,
+    run_contained,
+    script_directory,
+    with_connection,
+)
 from .errors import (
     BadArguments,
     ConnectionFailed,
     Interrupted,
     MigrationFailed,
     NbmigrateError,
-    NbmigrateWarning,
     RevisionProblem,
     RiskyMigration,
-    offline_failure,
-    translate,
 )
 from .paths import relative_path
 from .project import TEMPLATE_DIR, Project
@@ -41,6 +51,7 @@ from .results import (
     ConnectResult,
     CurrentResult,
     FailureReport,
+    GraphResult,
     HistoryResult,
     InitResult,
     MigrationResult,
@@ -63,34 +74,6 @@ _RELATIVE = re.compile(r"(^|@)?[+-]\d+$")
 
 
 # -- running Alembic -----------------------------------------------------------------------
-
-
-def run_contained(project: Project, fn: Callable[[], Any], *, on_event: Any = None) -> tuple[Any, _runtime.Capture]:
-    """Run ``fn`` contained; map any user-fixable error to an :class:`NbmigrateError`."""
-    value, capture, error = _runtime.contained(fn, on_event=on_event)
-    if error is not None:
-        _raise_translated(project, error)
-    return value, capture
-
-
-def _raise_translated(project: Project, error: BaseException) -> None:
-    if isinstance(error, _runtime.Exit):
-        raise NbmigrateError(f"Alembic stopped with {error}.") from None
-    mapped = translate(error, project.redact)
-    if mapped is None:
-        raise error
-    if mapped is error:
-        raise error
-    raise mapped from error  # the UsageError boundary hides the chain; `--raiseerr` shows it
-
-
-def _captured_warnings(project: Project, capture: _runtime.Capture) -> list[str]:
-    return list(dict.fromkeys(project.redact(w) for w in capture.warnings))  # each said once
-
-
-def _output(project: Project, capture: _runtime.Capture) -> str:
-    """What Alembic printed, passwords masked, paths below the working directory made relative."""
-    return project.redact(capture.text).replace(os.path.join(str(Path.cwd().resolve()), ""), "")
 
 
 # -- project set-up ------------------------------------------------------------------------
@@ -126,7 +109,7 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
     _, capture = run_contained(project, run)
     project.invalidate()
     files = sorted(str(p.relative_to(target.parent)) for p in target.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    warnings = _captured_warnings(project, capture)
+    warnings = captured_warnings(project, capture)
     if not existed:
         files.insert(0, project.ini_path.name)
     elif project.exists:
@@ -137,7 +120,7 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
             f"still uses script_location = {location}. Edit it to use {relative_path(target)}, or run "
             f"`%migrate -c NEW.ini init {directory}` for a separate project."
         )
-    output = _output(project, capture)
+    output = output_text(project, capture)
     if template == "nbmigrate":  # its URL needs no edit: leave out Alembic's reminder to make one
         output = "".join(line for line in output.splitlines(keepends=True) if not line.startswith("Please edit"))
     return InitResult(
@@ -195,100 +178,11 @@ def connect(project: Project, target: Any) -> ConnectResult:
             project.use(previous)
         raise
     return ConnectResult(
-        command="connect", database=project.display_url, dialect=dialect, heads=heads, warnings=_captured_warnings(project, capture)
+        command="connect", database=project.display_url, dialect=dialect, heads=heads, warnings=captured_warnings(project, capture)
     )
 
 
 # -- read-only commands, answered from the warm revision map -------------------------------
-
-
-def script_directory(project: Project) -> ScriptDirectory:
-    """The warm ``ScriptDirectory``, with load errors (broken revision files) translated."""
-    pinned = project._scripts.pinned()
-    if pinned is not None:  # this command already checked the files (see ScriptCache.pin)
-        return pinned
-    project.require()
-    warm = project._scripts.warm(project.config)
-    if warm is not None:  # nothing to read or import: no need to contain anything
-        return warm
-    loads = project._scripts.loads
-    script, capture, error = _runtime.contained(lambda: _load_all(project))
-    if error is not None:
-        _explain_load_error(project, error)
-    _warn_duplicates(project, script, capture, reloaded=project._scripts.loads != loads)
-    return script
-
-
-def _compute(project: Project, fn: Callable[[], Any]) -> Any:
-    """A computation on the warm revision map, in this thread: nothing is read, run or printed.
-
-    Serialised with all other nbmigrate work like :func:`run_contained`, with errors translated; the
-    revision map's warnings (a relative step from several heads) are Alembic's own business
-    here, as in a contained call, and not shown.
-    """
-    import warnings
-
-    with _runtime.LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return fn()
-        except Exception as error:
-            _raise_translated(project, error)
-            raise  # pragma: no cover - _raise_translated always raises
-
-
-def _explain_load_error(project: Project, error: BaseException) -> None:
-    """Say what is wrong with the revision files as pre-flight does, else translate ``error``.
-
-    Alembic stops at the first file that fails and answers a ``down_revision`` no file defines
-    with a bare ``KeyError``; loading the files one by one names every problem and its file.
-    An error the files do not explain is raised as it is (a bug keeps its traceback).
-    """
-    from . import preflight
-
-    if not isinstance(error, (_runtime.Exit, KeyboardInterrupt)):
-        problems, _, failed = _runtime.contained(lambda: preflight._scan(project, project.script()))
-        if failed is None and problems:
-            raise preflight._problem(problems, "The revision files have") from error
-    _raise_translated(project, error)
-
-
-def _load_all(project: Project) -> ScriptDirectory:
-    script = project.script()
-    _internals.load_map(script)  # the files load here, contained
-    return script
-
-
-def _warn_duplicates(project: Project, script: ScriptDirectory, capture: _runtime.Capture, *, reloaded: bool) -> None:
-    """Say loudly when revision ids clash (results carry it too, see ``project.script_problems``)."""
-    import warnings
-
-    texts = [t for t in capture.warnings if "loaded twice" in t]
-    if reloaded:
-        texts += project.script_problems
-    for text in texts:
-        # Attributed to the project's scripts, not to a line of nbmigrate (which a notebook would print).
-        warnings.warn_explicit(project.redact(text), NbmigrateWarning, filename=relative_path(script.dir), lineno=0)
-
-
-def database_heads(project: Project) -> tuple[tuple[str, ...] | None, str]:
-    """The database's current heads, or ``None`` with a reason when it cannot be read."""
-    if project.url is None and not project.exists:
-        return None, "no database configured"
-    # A project whose config names no URL may still have one: its env.py's (see Project.engine).
-    try:
-        with project.connection() as conn:
-            return project.current_heads(conn), ""
-    except NbmigrateError as exc:
-        return None, str(exc)
-    except Exception as exc:  # a database that is down must not break `history`
-        mapped = translate(exc, project.redact)
-        return None, str(mapped) if mapped else project.redact(f"{type(exc).__name__}: {exc}")
-
-
-def _applied(script: ScriptDirectory, heads: Sequence[str]) -> set[str]:
-    """Every revision at or below the database's heads (down revisions and dependencies), in linear time."""
-    return _internals.applied(script.revision_map, heads)
 
 
 def _info(script: Script, heads: Sequence[str] | None, applied: set[str] | None) -> RevisionInfo:
@@ -350,7 +244,7 @@ def _alembic_text(project: Project, scripts: Sequence[Script], line: Callable[[S
         with _internals.marked_current(scripts, current):
             return project.redact("".join(_sorted_labels(sc, line(sc)) + "\n" for sc in scripts))  # as config.print_stdout writes
 
-    return _compute(project, run)
+    return compute(project, run)
 
 
 def _history_result(
@@ -364,7 +258,7 @@ def _history_result(
 ) -> HistoryResult:
     script_dir = script_directory(project)
     heads, reason = database_heads(project)
-    applied = _applied(script_dir, heads) if heads is not None else None
+    applied = applied_revisions(script_dir, heads) if heads is not None else None
     warnings = [f"Database state not shown: {reason}"] if heads is None and reason else []
     unknown = [h for h in heads or () if _internals.revision_by_id(script_dir, h) is None]
     if unknown:
@@ -407,7 +301,7 @@ def history(project: Project, rev_range: str | None = None, verbose: bool = Fals
     def line(sc: Script) -> str:  # as `alembic history` words it
         return sc.cmd_format(verbose=verbose, include_branches=True, include_doc=True, include_parents=True)
 
-    scripts = _compute(project, walk)
+    scripts = compute(project, walk)
     command = f"history{' -r ' + rev_range if rev_range else ''}"
     with project._scripts.pin(script):  # the files were checked once for this command
         return _history_result(project, command, scripts, line, verbose=verbose, indicate_current=indicate_current)
@@ -424,7 +318,7 @@ def heads(project: Project, verbose: bool = False, resolve_dependencies: bool = 
     def line(sc: Script) -> str:  # as `alembic heads` words it
         return sc.cmd_format(verbose, include_branches=True, tree_indicators=False)
 
-    scripts = _compute(project, find)
+    scripts = compute(project, find)
     with project._scripts.pin(script):  # the files were checked once for this command
         return _history_result(project, "heads", scripts, line, verbose=verbose)
 
@@ -443,7 +337,7 @@ def branches(project: Project, verbose: bool = False) -> HistoryResult:
         )
         return f"{sc.cmd_format(verbose, include_branches=True)}\n{into}\n"
 
-    points = _compute(project, lambda: [sc for sc in script.walk_revisions() if sc.is_branch_point])
+    points = compute(project, lambda: [sc for sc in script.walk_revisions() if sc.is_branch_point])
     with project._scripts.pin(script):
         return _history_result(project, "branches", points, line, verbose=verbose)
 
@@ -463,7 +357,7 @@ def show(project: Project, rev: str) -> HistoryResult:
     def line(sc: Script) -> str:  # as `alembic show` words it
         return sc.log_entry
 
-    scripts = _compute(project, find)
+    scripts = compute(project, find)
     with project._scripts.pin(script):
         return _history_result(project, f"show {rev}", scripts, line, verbose=True)
 
@@ -483,7 +377,7 @@ def current(project: Project, check_heads: bool = False, verbose: bool = False) 
     # What `alembic current` lists: the tips of everything applied, so a revision applied
     # through depends_on too, though the version table holds only the revision that needs it.
     # Sorted: Alembic's order is a set's, different in every process.
-    tips = sorted(_compute(project, lambda: script.get_all_current(heads)), key=lambda sc: sc.revision)
+    tips = sorted(compute(project, lambda: script.get_all_current(heads)), key=lambda sc: sc.revision)
     listed = {sc.revision for sc in tips}
     infos = [_info(sc, heads, listed) for sc in tips]  # "current" for a row of the table, else "applied"
     # At head when nothing is pending: every head is among the tips (one applied through a
@@ -535,38 +429,11 @@ def check_rev_id(rev_id: str | None) -> None:
         )
 
 
-def _with_connection(project: Project, fn: Callable[[], Any], *, needs_db: bool, metadata: Any = None) -> Callable[[], Any]:
-    """Wrap ``fn`` so that, when it needs the database, ``env.py`` gets this kernel's connection.
-
-    ``metadata`` (the kernel's models, for autogenerate) is passed the same way, for this call only.
-    """
-    if not needs_db:
-        return fn
-
-    def run() -> Any:
-        attributes = project.config.attributes
-        saved = attributes.get("target_metadata")
-        with project.connection() as conn:
-            attributes["connection"] = conn
-            if metadata is not None:
-                attributes["target_metadata"] = metadata
-            try:
-                return fn()
-            finally:
-                attributes.pop("connection", None)
-                if metadata is not None:
-                    attributes.pop("target_metadata", None)
-                    if saved is not None:
-                        attributes["target_metadata"] = saved
-
-    return run
-
-
 def _file_result(project: Project, command: str, scripts: Any, capture: _runtime.Capture) -> RevisionFileResult:
     scripts = scripts if isinstance(scripts, list) else [scripts]
     scripts = [s for s in scripts if s is not None]
     if not scripts:
-        return RevisionFileResult(command=command, revision="", path="", source="", output=_output(project, capture))
+        return RevisionFileResult(command=command, revision="", path="", source="", output=output_text(project, capture))
     first = scripts[0]
     path = Path(first.path)
     return RevisionFileResult(
@@ -575,8 +442,8 @@ def _file_result(project: Project, command: str, scripts: Any, capture: _runtime
         path=str(path),
         source=project.redact(path.read_text(encoding="utf-8")) if path.is_file() else "",
         message=(first.doc or "").strip(),
-        output=_output(project, capture),
-        warnings=_captured_warnings(project, capture),
+        output=output_text(project, capture),
+        warnings=captured_warnings(project, capture),
     )
 
 
@@ -624,7 +491,7 @@ def revision(
             )
 
     with undone_on_failure(script, project.invalidate):
-        scripts, capture = run_contained(project, _with_connection(project, run, needs_db=autogenerate, metadata=metadata))
+        scripts, capture = run_contained(project, with_connection(project, run, needs_db=autogenerate, metadata=metadata))
     return _file_result(project, "revision", scripts, capture)
 
 
@@ -635,7 +502,7 @@ def check_depends_on(project: Project, script: ScriptDirectory, depends_on: Sequ
         def find(dep: str = dep) -> Any:
             return script.revision_map.get_revision(dep)
 
-        found = _compute(project, find)
+        found = compute(project, find)
         if found is None:
             raise RevisionProblem(f"--depends-on {dep}: no such revision. Nothing was written.")
 
@@ -713,34 +580,18 @@ def check(project: Project, *, metadata: Any = None) -> TextResult:
             with serving(script):
                 alembic.command.check(project.config)
         except AutogenerateDiffsDetected as exc:
-            return "\n".join(_describe_autogenerate(d) for d in exc.diffs)
+            return "\n".join(describe_autogenerate(d) for d in exc.diffs)
         return None
 
-    problem, capture = run_contained(project, _with_connection(project, run, needs_db=True, metadata=metadata))
+    problem, capture = run_contained(project, with_connection(project, run, needs_db=True, metadata=metadata))
     if problem is not None:
         return TextResult(command="check", title="The model and the database differ", text=project.redact(problem), ok=False)
     title = "No new upgrade operations detected"
-    text = _output(project, capture).strip()
+    text = output_text(project, capture).strip()
     return TextResult(
         command="check", title=title, text="" if text.rstrip(".") == title else text,  # not said twice
-        warnings=_captured_warnings(project, capture),
+        warnings=captured_warnings(project, capture),
     )
-
-
-def _describe_autogenerate(change: Any) -> str:
-    """One line for one of autogenerate's differences (a tuple, or a list of column changes)."""
-    if isinstance(change, list):
-        return "\n".join(_describe_autogenerate(c) for c in change)
-    kind, *rest = change
-    if kind.startswith("modify_") and len(rest) >= 6:  # (schema, table, column, existing, old, new)
-        _, table, column, _, old, new = rest[:6]
-        return f"{kind} {table}.{column}: {old!r} → {new!r}"
-    if kind in ("add_column", "remove_column") and len(rest) >= 3:  # (schema, table, Column)
-        return f"{kind} {rest[1]}.{rest[2].name}"
-    item = rest[0] if rest else None
-    name = getattr(item, "name", None) or str(item)
-    table = getattr(getattr(item, "table", None), "name", None) or getattr(getattr(item, "parent", None), "name", None)
-    return f"{kind} {name}" + (f" on {table}" if table and table != name else "")
 
 
 def ensure_version(project: Project, sql: bool = False) -> TextResult | SqlResult:
@@ -749,16 +600,16 @@ def ensure_version(project: Project, sql: bool = False) -> TextResult | SqlResul
 
     script = script_directory(project)
     if sql:
-        return _offline(project, "ensure_version --sql", lambda: alembic.command.ensure_version(project.config, sql=True), script)
+        return offline(project, "ensure_version --sql", lambda: alembic.command.ensure_version(project.config, sql=True), script)
 
     def run() -> None:
         with serving(script):
             alembic.command.ensure_version(project.config)
 
-    _, capture = run_contained(project, _with_connection(project, run, needs_db=True))
+    _, capture = run_contained(project, with_connection(project, run, needs_db=True))
     return TextResult(
         command="ensure_version", title=f"Version table {project.version_table!r} is present",
-        text=project.display_url, warnings=_captured_warnings(project, capture),
+        text=project.display_url, warnings=captured_warnings(project, capture),
     )
 
 
@@ -788,7 +639,7 @@ def upgrade(
     if sql and preview:
         raise BadArguments("--preview runs the migration and rolls it back; --sql only writes its SQL. Pick one.")
     if sql:
-        result = _offline(project, f"upgrade {revision} --sql", lambda: alembic.command.upgrade(project.config, revision, sql=True, tag=tag))
+        result = offline(project, f"upgrade {revision} --sql", lambda: alembic.command.upgrade(project.config, revision, sql=True, tag=tag))
         result.lint = _risk(project, revision, preview=False, refuse=False).get("lint")
         return result
     if ":" in revision:
@@ -846,7 +697,7 @@ def downgrade(
     if sql:
         if ":" not in revision:
             raise BadArguments("downgrade --sql needs a range <fromrev>:<torev>, e.g. `downgrade head:base --sql`.")
-        return _offline(project, f"downgrade {revision} --sql", lambda: alembic.command.downgrade(project.config, revision, sql=True, tag=tag))
+        return offline(project, f"downgrade {revision} --sql", lambda: alembic.command.downgrade(project.config, revision, sql=True, tag=tag))
     if ":" in revision:
         raise BadArguments("A range (a:b) needs --sql; to downgrade the database, give one target, e.g. `downgrade -1`.")
     return _migrate(
@@ -879,7 +730,7 @@ def stamp(
                     f"stamp --sql takes a revision or FROM:TO with one colon, not {target!r}: "
                     "e.g. `stamp 0001:0002 --sql`."
                 )
-        return _offline(project, f"stamp {label} --sql", lambda: alembic.command.stamp(project.config, list(targets), sql=True, tag=tag, purge=purge))
+        return offline(project, f"stamp {label} --sql", lambda: alembic.command.stamp(project.config, list(targets), sql=True, tag=tag, purge=purge))
     return _migrate(
         project, "stamp", label,
         plan=lambda script, heads: _internals.stamp_steps(script, targets, () if purge else heads),
@@ -887,36 +738,6 @@ def stamp(
         preview=False, schema=schema, progress=None,
         # Where the stamp left the database: nothing left to stamp from there (purge or not).
         remaining=lambda script, heads: _internals.stamp_steps(script, targets, heads),
-    )
-
-
-def _offline(project: Project, command: str, fn: Callable[[], Any], script: ScriptDirectory | None = None) -> SqlResult:
-    """Run a command in ``--sql`` mode and return the script it generated."""
-    script = script or script_directory(project)
-    buffer = io.StringIO()
-    config = project.config
-
-    def run() -> None:
-        config.output_buffer = buffer
-        try:
-            with serving(script):
-                fn()
-        finally:
-            config.output_buffer = None
-
-    _, capture, error = _runtime.contained(run)
-    if error is not None:
-        # A revision that reads the database cannot run offline: say which, and where, in one line.
-        offline = None if isinstance(error, _runtime.Exit) else offline_failure(error, command, project.redact)
-        if offline is not None:
-            raise offline from error
-        _raise_translated(project, error)
-    return SqlResult(
-        command=command,
-        sql=project.redact(buffer.getvalue()),
-        database=project.display_url,
-        output=_output(project, capture),
-        warnings=_captured_warnings(project, capture),
     )
 
 
@@ -965,7 +786,7 @@ def _migrate(
             state["before"] = before_heads
             state["planned"] = len(planned)
             state["planned_ids"] = [getattr(getattr(s, "revision", None), "revision", "") for s in planned]
-            applied_before = _applied(script, before_heads)
+            applied_before = applied_revisions(script, before_heads)
             checksums.verify(project, conn, script, applied_before)
             assumed = (project.version_table, project.version_table_schema)
             snapshot_warnings = state.setdefault("snapshot_warnings", [])
@@ -1007,7 +828,7 @@ def _migrate(
                 outer.rollback()
                 note = _prove_rolled_back(project, conn, before_heads, before, version)
             else:
-                checksums.record(project, conn, script, applied_before, _applied(script, after_heads))
+                checksums.record(project, conn, script, applied_before, applied_revisions(script, after_heads))
             left = list((remaining or plan)(script, after_heads)) if not _RELATIVE.search(target) else []
             return MigrationResult(
                 note=note,
@@ -1036,8 +857,8 @@ def _migrate(
     result.transactional_ddl = capture.transactional_ddl
     result.steps = [_step(project, kind, event) for event in capture.steps]
     result.sql = _shown_sql(project, capture.sql)
-    result.output = _output(project, capture)
-    result.warnings = [*([capture.interrupt] if capture.interrupt else []), *_captured_warnings(project, capture)]
+    result.output = output_text(project, capture)
+    result.warnings = [*([capture.interrupt] if capture.interrupt else []), *captured_warnings(project, capture)]
     result.snapshot_warnings = list(dict.fromkeys(project.redact(w) for w in state.get("snapshot_warnings", ())))
     # What the migration's statements took: not nbmigrate's and Alembic's reads and writes of the version table.
     result.observed = [o for o in state.get("observed", ()) if set(o.new) - {project.version_table} or o.rewritten]
@@ -1300,7 +1121,7 @@ def _report_failure(
         # Stopped before reading the database, e.g. while waiting for another run's lock.
         raise Interrupted(f"Interrupted before anything ran: {project.display_url} is unchanged.") from None
     if "before" not in state or (not capture.steps and not interrupted):
-        _raise_translated(project, error)
+        raise_translated(project, error)
     steps = [_step(project, kind, e) for e in capture.steps]
     failed = steps[-1] if steps else None
     journal = state.get("journal")
@@ -1315,7 +1136,7 @@ def _report_failure(
             statement = last.sql
     elif statement is None:
         statement = capture.failed_statement
-    reason = "interrupted (KeyboardInterrupt)" if interrupted else _error_text(error)
+    reason = "interrupted (KeyboardInterrupt)" if interrupted else error_text(error)
     heads_after: tuple[str, ...] | None = state.get("heads_after")
     if heads_after is None:
         try:
@@ -1384,23 +1205,14 @@ def _report_failure(
         completed=[] if rolled_back else completed,
         partial_sql=partial,
         interrupted=interrupted,
-        output=_output(project, capture),
-        warnings=[*([capture.interrupt] if capture.interrupt else []), *notes, *committed, *_captured_warnings(project, capture)],
+        output=output_text(project, capture),
+        warnings=[*([capture.interrupt] if capture.interrupt else []), *notes, *committed, *captured_warnings(project, capture)],
     )
     lines = report.summary().splitlines()
     if committed:  # the summary lists the failed revision's remains; these are of earlier ones
         at = len(lines) - 1 if lines[-1].startswith("Next:") else len(lines)
         lines[at:at] = committed
     raise MigrationFailed("\n".join(lines), report) from error  # `--raiseerr` shows the database's error
-
-
-def _error_text(error: BaseException) -> str:
-    from sqlalchemy.exc import DBAPIError
-
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        return f"{type(error.orig).__name__}: {str(error.orig).strip().splitlines()[0]}"
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
 # -- nbmigrate's own verbs -----------------------------------------------------------------
@@ -1511,17 +1323,17 @@ def graph(
     run: Callable[[str], Any] | None = None,
     collapse: int | None = None,
     save: str | os.PathLike[str] | None = None,
-) -> Any:
-    """The revision graph widget: the graph laid out by graphviz, with this database's state.
+) -> GraphResult:
+    """The revision graph laid out by graphviz, with this database's state (the magic shows it as the widget).
 
     ``run`` runs a ``%migrate`` line for the widget's actions (the magic passes its own
-    dispatcher); by default the line runs on this project. Linear runs longer than ``collapse``
+    dispatcher). Linear runs longer than ``collapse``
     fold into one expandable node (``0``: never; by default 12 for histories of more than 100).
     ``save`` (``%migrate graph --save graph.svg``) also writes the graph as first drawn to that
     ``.svg`` file: the same SVG a saved notebook shows (``widget.svg``), a document of its own.
     """
     from .graph import RevisionGraph, render_svg
-    from .widgets import GraphWidget
+    from .masking import mask
 
     layout = engine or "graphviz-pure"
     if rev_range is not None and ":" not in rev_range:
@@ -1553,10 +1365,11 @@ def graph(
         first.clear()
         return build(expand)
 
-    widget = GraphWidget(build_once, run or project.run)
+    drawn, svg = first[0]
+    result = GraphResult(graph=drawn, svg=mask(svg), build=build_once, run=run)
     if target is not None:
-        try:  # the widget's own SVG, as it reaches the notebook (and its saved copy)
-            target.write_text(widget.svg, encoding="utf-8")
+        try:  # the SVG as it reaches the notebook (and its saved copy)
+            target.write_text(result.svg, encoding="utf-8")
         except OSError as exc:  # a folder in the way, no permission, a full disk
             raise BadArguments(f"Cannot save the graph to {target}: {exc.strerror or exc}.") from None
-    return widget
+    return result

@@ -20,7 +20,9 @@ from ._watch import CHANGE_DETECTION
 from .errors import NbmigrateError
 from .masking import mask, mask_exception, mask_lines
 from .parser import Invocation, dispatch, parse
-from .project import Project, ensure_alembic
+from .api import Project
+from .results import GraphResult
+from .project import ensure_alembic
 
 
 @magics_class
@@ -99,13 +101,18 @@ class MigrateMagics(Magics):
             ensure_alembic()  # before the parser imports Alembic: a folder named alembic may hide it
             invocation = parse(line)
             with _Progress(self.shell) as progress:
-                return dispatch(
+                result = dispatch(
                     invocation,
                     projects=self.project_for,
                     namespace=self.shell.user_ns if self.shell is not None else None,
                     progress=progress,
                     defaults={"schema": self.show_schema, "graph_engine": self.graph_engine},
                 )
+            if isinstance(result, GraphResult):  # live in the notebook; the result is its first drawing
+                from .widgets import GraphWidget
+
+                return GraphWidget.for_result(result)
+            return result
 
         return self._at_the_boundary(run, raiseerr=raiseerr)
 

@@ -6,10 +6,12 @@ Every result renders itself (``_repr_html_`` for notebooks, ``str`` for terminal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .graph import RevisionGraph
     from .schema import SchemaDiff, Snapshot
 
 
@@ -251,3 +253,39 @@ class FailureReport(Result):
         from .render.results import failure_summary
 
         return failure_summary(self)
+
+
+@dataclass(repr=False)
+class GraphResult(Result):
+    """``graph``: the revision graph with what the database has applied, laid out as SVG.
+
+    ``%migrate graph`` shows it as the live widget (:class:`nbmigrate.widgets.GraphWidget`, made
+    from this result); elsewhere it renders as the same static HTML and text. ``build(expand=())``
+    lays the graph out again (folded runs in ``expand`` opened); ``run`` runs a ``%migrate`` line
+    for the widget's actions.
+    """
+
+    graph: RevisionGraph
+    svg: str
+    build: Callable[..., tuple[RevisionGraph, str]]
+    run: Callable[[str], Any] | None = None
+    command: str = "graph"
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        from .render.graph import graph_html
+
+        return graph_html(self.graph, self.svg)
+
+    def __str__(self) -> str:
+        from .masking import mask
+        from .render.graph import graph_text
+
+        return mask(graph_text(self.graph))
+
+    # IPython prefers a class's own __repr__ to an inherited _repr_pretty_: name it here too.
+    _repr_pretty_ = Result._repr_pretty_
+
+    def __repr__(self) -> str:
+        return f"<GraphResult {len(self.graph.nodes)} revisions>"

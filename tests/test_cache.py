@@ -21,7 +21,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from nbmigrate.errors import RevisionProblem
-from nbmigrate.project import Project
+from nbmigrate import Project
 from support import revision_source
 
 _clock = [0]

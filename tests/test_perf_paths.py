@@ -48,7 +48,7 @@ from nbmigrate._cache import (
     revision_files,
     topological_order,
 )
-from nbmigrate.project import Project
+from nbmigrate import Project
 from support import revision_source
 
 # -- random revision graphs --------------------------------------------------------------------

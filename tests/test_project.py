@@ -13,7 +13,8 @@ from alembic.config import Config
 
 import nbmigrate
 from nbmigrate.errors import BadArguments, ConnectionFailed, ProjectNotFound
-from nbmigrate.project import Project, sync_url, transactional_sqlite
+from nbmigrate import Project
+from nbmigrate.project import sync_url, transactional_sqlite
 
 
 @pytest.fixture(autouse=True)

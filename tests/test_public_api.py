@@ -14,7 +14,7 @@ import pytest
 import nbmigrate
 from nbmigrate import commands, errors
 from nbmigrate.parser import command_names
-from nbmigrate.project import Project
+from nbmigrate import Project
 
 PUBLIC = [
     "BadArguments",

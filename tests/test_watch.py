@@ -30,7 +30,7 @@ from nbmigrate._watch import (
     parse_mountinfo,
 )
 from nbmigrate.errors import BadArguments
-from nbmigrate.project import Project
+from nbmigrate import Project
 from support import revision_source
 
 LINUX = sys.platform.startswith("linux")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import _internals, commands
+from .. import _internals, engine
 from ..errors import NbmigrateError
 from ..project import Project
 from .memory import _digest
@@ -74,7 +74,7 @@ def _autogenerate(project: Project, script: ScriptDirectory, metadata: Any, args
                     conn.rollback()
 
     try:
-        _, capture = commands.run_contained(project, run)
+        _, capture = engine.run_contained(project, run)
     except NbmigrateError as exc:
         text = str(exc)
         if "Target database is not up to date" in text:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import _internals, commands
+from .. import _internals, engine
 from ..errors import NbmigrateError, RevisionProblem
 from ..project import Project
 
@@ -66,7 +66,7 @@ def _resolve_parent(project: Project, script: ScriptDirectory, head: str | None)
             f"There are several heads ({listed}): name the parent with --head (e.g. `--head {heads[0]}` or "
             f"`--head branchname@head`), or merge them first with `%migrate merge heads -m \"merge\"`. Nothing was written."
         )
-    found, _ = commands.run_contained(project, lambda: script.revision_map.get_revisions(head or "head"))
+    found, _ = engine.run_contained(project, lambda: script.revision_map.get_revisions(head or "head"))
     found = tuple(found)
     if len(found) > 1:
         listed = ", ".join(r.revision for r in found if r is not None)

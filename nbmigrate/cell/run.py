@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _cache, _internals, _runtime, commands
+from .. import _cache, _internals, _runtime, commands, engine
 from .._files import check_message, check_replaceable
 from ..errors import BadArguments, NbmigrateError, RevisionProblem
 from ..parser import Invocation, resolve_metadata
@@ -145,7 +145,7 @@ class _CellRun(_CellSteps):
                 "them), or plain statements, which become the upgrade. Nothing was written."
             )
         self.project.require()
-        script = commands.script_directory(self.project)
+        script = engine.script_directory(self.project)
         self.slots = _template_slots(script)
         if "upgrades" not in self.slots:
             raise NbmigrateError(
@@ -318,7 +318,7 @@ class _CellRun(_CellSteps):
         """Downgrade with the applied code, rewrite, upgrade with the new code."""
         rev_id = old.revision
         target = f"{rev_id}@-1"
-        steps, _ = commands.run_contained(self.project, lambda: _internals.downgrade_steps(script, target, heads))
+        steps, _ = engine.run_contained(self.project, lambda: _internals.downgrade_steps(script, target, heads))
         if [s.revision.revision for s in steps] != [rev_id]:
             raise NbmigrateError(
                 f"Cannot re-apply {rev_id}: downgrading it would also undo other revisions. Nothing was written."

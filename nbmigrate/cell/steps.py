@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import commands
+from .. import commands, engine
 from ..errors import MigrationFailed, NbmigrateError, RiskyMigration
 from ..project import Project
 from ..results import MigrationResult
@@ -133,7 +133,7 @@ class _CellSteps:
         return path
 
     def _db_heads(self, rev_id: str) -> tuple[str, ...]:
-        heads, reason = commands.database_heads(self.project)
+        heads, reason = engine.database_heads(self.project)
         if heads is None:
             raise NbmigrateError(
                 f"The cell changed, and whether revision {rev_id} is applied cannot be read: {reason}. Nothing was written."
@@ -146,7 +146,7 @@ class _CellSteps:
         try:
             result = commands.upgrade(self.project, rev_id, schema=self.schema, progress=self.progress, accept_risk=accept)
         except RiskyMigration as exc:
-            heads, _ = commands.database_heads(self.project)
+            heads, _ = engine.database_heads(self.project)
             where = ", ".join(heads) if heads else ("base" if heads is not None else "unknown")
             raise RiskyMigration(
                 f"{exc}\nThe revision file was written but not applied (the database is at {where}): run the cell "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import commands
+from .. import engine
 from .._files import check_inside, drop_bytecode, undone_on_failure
 from ..errors import BadArguments, NbmigrateError
 from ..project import Project
@@ -146,7 +146,7 @@ def _write(project: Project, script: ScriptDirectory, plan: _Plan, *, replacing:
         )
 
     with undone_on_failure(script, project.invalidate, replacing=old_path):
-        written, capture = commands.run_contained(project, run)
+        written, capture = engine.run_contained(project, run)
         if written is None:
             raise NbmigrateError("Alembic wrote no revision file (the template or a post-write hook removed it).")
         path = Path(written.path).resolve()

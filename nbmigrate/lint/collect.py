@@ -194,7 +194,7 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
 
     from .. import _runtime
     from .._internals import serving, upgrade_steps
-    from ..commands import _captured_warnings, _output, _raise_translated, script_directory
+    from ..engine import captured_warnings, output_text, raise_translated, script_directory
     from ..errors import Interrupted, offline_failure
 
     script = script_directory(project)
@@ -225,14 +225,14 @@ def collect(project: Project, start: tuple[str, ...] | str, destination: str, *,
         offline = None if isinstance(error, _runtime.Exit) else offline_failure(error, command, project.redact)
         if offline is not None:
             raise offline from error
-        _raise_translated(project, error)
+        raise_translated(project, error)
     revisions, problems = [], []
     for opened in recorder.done:
         revision, found = _finish(opened, script)
         revisions.append(revision)
         problems += found
-    return Collection(revisions, recorder.preamble, start, destination, _output(project, capture),
-                      _captured_warnings(project, capture) + problems)
+    return Collection(revisions, recorder.preamble, start, destination, output_text(project, capture),
+                      captured_warnings(project, capture) + problems)
 
 
 def _without_version_rows(context: Any) -> None:

@@ -51,14 +51,14 @@ class Point:
 
 def script_of(project: Project) -> ScriptDirectory:
     """The project's warm revision files, load errors translated as for any command."""
-    from .. import commands
+    from .. import engine
 
-    return commands.script_directory(project)
+    return engine.script_directory(project)
 
 
 def resolve(project: Project, target: str) -> Point:
     """The point of history ``target`` names (see the module docstring)."""
-    from .. import commands
+    from .. import engine
 
     script = script_of(project)
     target = target.strip()
@@ -75,15 +75,15 @@ def resolve(project: Project, target: str) -> Point:
             return _relative(project, script, match)
         return tuple(r.revision for r in script.revision_map.get_revisions(target) if r is not None)
 
-    heads = commands._compute(project, heads_of)
-    applied = frozenset(commands._applied(script, heads))
+    heads = engine.compute(project, heads_of)
+    applied = frozenset(engine.applied_revisions(script, heads))
     return Point(target, tuple(sorted(heads)), applied)
 
 
 def _current(project: Project) -> tuple[str, ...]:
-    from .. import commands
+    from .. import engine
 
-    heads, why = commands.database_heads(project)
+    heads, why = engine.database_heads(project)
     if heads is None:
         raise BadArguments(f"`current` is the database's revision, and the database could not be read: {why}")
     return heads
@@ -146,12 +146,12 @@ def _children(script: ScriptDirectory, rev: str | None) -> list[str]:
 
 def upgrade_order(project: Project, script: ScriptDirectory) -> list[str]:
     """Every revision, each after all its down revisions and dependencies (Alembic's own walk, reversed)."""
-    from .. import commands
+    from .. import engine
 
     with _GUARD:
         order = _ORDER.get(script)
     if order is None:
-        order = commands._compute(project, lambda: [s.revision for s in script.walk_revisions()][::-1])
+        order = engine.compute(project, lambda: [s.revision for s in script.walk_revisions()][::-1])
         with _GUARD:
             _ORDER[script] = order
     return order
@@ -251,15 +251,20 @@ def between(project: Project, start: str, end: str, *, sql: bool = False) -> His
 
 def _sql_between(project: Project, a: Point, b: Point) -> str:
     """What ``alembic upgrade A:B --sql`` (or ``downgrade B:A --sql``) prints: the offline script between the points."""
-    from .. import commands
+    import alembic.command
+
+    from .. import engine
 
     if len(a.heads) > 1 or len(b.heads) > 1:
         raise BadArguments("--sql runs from one revision to one revision; name single revisions (not several heads).")
     low, high = a.heads[0] if a.heads else "base", b.heads[0] if b.heads else "base"
+    line = f"{low}:{high}"
     if a.applied <= b.applied:
-        return "" if a.applied == b.applied else commands.upgrade(project, f"{low}:{high}", sql=True).sql
+        if a.applied == b.applied:
+            return ""
+        return engine.offline(project, f"upgrade {line} --sql", lambda: alembic.command.upgrade(project.config, line, sql=True)).sql
     if b.applied <= a.applied:
-        return commands.downgrade(project, f"{low}:{high}", sql=True).sql
+        return engine.offline(project, f"downgrade {line} --sql", lambda: alembic.command.downgrade(project.config, line, sql=True)).sql
     raise BadArguments(f"--sql needs one point below the other, and {a.label} and {b.label} are on different branches.")
 
 

@@ -191,7 +191,7 @@ class _Stairway:
 
 def round_trip(project: Project, rev_range: str | None = None, *, metadata: Any = None) -> RoundTripResult:
     """Check every step of ``rev_range`` (default: the whole history) on a scratch database."""
-    from .. import commands
+    from .. import engine
 
     start, end = _bounds(rev_range)
     result = RoundTripResult(command="test", dialect=project.engine().dialect.name, rev_range=rev_range or "base:heads")
@@ -210,7 +210,7 @@ def round_trip(project: Project, rev_range: str | None = None, *, metadata: Any 
             scratch = replay(project, script, url, stairway.plan)
         except StepFailed as exc:  # a revision's code raised; other errors (env.py's) are raised as they are
             cause = exc.__cause__ or exc
-            problem = f"{exc.function}() failed: {commands._error_text(cause)}"
+            problem = f"{exc.function}() failed: {engine.error_text(cause)}"
             stairway._fail(exc.revision, exc.function, problem, line=exc.line)  # at the statement that raised
             result.steps = stairway.results
             return result
@@ -250,7 +250,7 @@ def _models_match(scratch: Project, metadata: Any) -> Check:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from .. import commands
+    from .. import engine
 
     from ..schema import CHECKSUM_TABLE
 
@@ -265,8 +265,8 @@ def _models_match(scratch: Project, metadata: Any) -> Check:
             context = MigrationContext.configure(conn, opts=opts)
             return compare_metadata(context, metadata)
 
-    changes, _ = commands.run_contained(scratch, compare)
+    changes, _ = engine.run_contained(scratch, compare)
     name = "the models match the schema at the end"
     if not changes:
         return Check(name, True)
-    return Check(name, False, "; ".join(commands._describe_autogenerate(c) for c in changes))
+    return Check(name, False, "; ".join(engine.describe_autogenerate(c) for c in changes))

@@ -133,7 +133,7 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
     from alembic.runtime.environment import EnvironmentContext
     from alembic.runtime.migration import RevisionStep
 
-    from .. import commands
+    from .. import engine
 
     scratch = project.elsewhere(url)
     # The version table goes in the scratch database's own schema: a version_table_schema names a
@@ -166,7 +166,7 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
                 script.run_env()
 
         try:
-            commands.run_contained(scratch, commands._with_connection(scratch, run, needs_db=True))
+            engine.run_contained(scratch, engine.with_connection(scratch, run, needs_db=True))
         except Exception as exc:
             # A revision's own code failed (bad SQL, a Python error): most such errors are not
             # translated (on the user's database, upgrade reports them with what was left), so
@@ -197,7 +197,7 @@ def replay(project: Project, script: ScriptDirectory, url: URL, plan: Plan) -> P
 
 def _step_failed(project: Project, script: ScriptDirectory, revision: str, is_upgrade: bool, exc: BaseException) -> StepFailed:
     """The error of a step, said at the line of its revision file that raised."""
-    from .. import commands
+    from .. import engine
     from ..paths import relative_path
 
     cause = exc.__cause__ if isinstance(exc, NbmigrateError) and exc.__cause__ is not None else exc
@@ -211,6 +211,6 @@ def _step_failed(project: Project, script: ScriptDirectory, revision: str, is_up
     function = "upgrade" if is_upgrade else "downgrade"
     where = relative_path(path) + (f", line {line}" if line is not None else "")
     return StepFailed(
-        project.redact(f"{revision} {function}() failed on the scratch database ({where}): {commands._error_text(cause)}"),
+        project.redact(f"{revision} {function}() failed on the scratch database ({where}): {engine.error_text(cause)}"),
         revision, function, path, line,
     )

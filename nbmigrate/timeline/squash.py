@@ -214,7 +214,7 @@ def _render(ops: Any, imports: set[str]) -> str:
 
 def squash(project: Project, rev_range: str, message: str | None = None, accept_data_code: bool = False) -> SquashResult:
     """Replace the revisions after ``A`` up to ``B`` by one revision with ``B``'s id, proved equal on scratch databases."""
-    from .. import commands
+    from .. import engine
     from .._files import check_message, drop_bytecode
 
     if message is None or not message.strip():  # check_message's own words are about %%revision
@@ -270,7 +270,7 @@ def squash(project: Project, rev_range: str, message: str | None = None, accept_
 
         present = set(folder.iterdir())
         try:
-            made, _ = commands.run_contained(project, write)
+            made, _ = engine.run_contained(project, write)
         except BaseException:
             # Alembic writes the file before it loads it: a file it then refuses is removed too.
             for path in set(folder.iterdir()) - present:
@@ -375,9 +375,9 @@ def _rerecord(project: Project, b: str) -> None:
 
 def _advice(project: Project, chain: list[str], b: str) -> str:
     """What databases already migrated need: nothing at or past ``b`` or below the chain; inside it, a word on ``stamp``."""
-    from .. import commands
+    from .. import engine
 
-    heads, _ = commands.database_heads(project)
+    heads, _ = engine.database_heads(project)
     inside = sorted(set(heads or ()) & set(chain[:-1]))
     general = (
         f"Databases at {b} or past it, and databases below the squashed revisions, need nothing: the new revision keeps "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
@@ -20,6 +20,9 @@ from nbmigrate.graph import RevisionGraph
 from nbmigrate.masking import mask, mask_value
 from nbmigrate.render._html import esc, notebook_front_end
 from nbmigrate.render.graph import graph_html, graph_text, legend_html
+
+if TYPE_CHECKING:
+    from nbmigrate.results import GraphResult
 
 __all__ = ["GraphWidget"]
 
@@ -89,6 +92,13 @@ class GraphWidget(anywidget.AnyWidget):
         self.can_expand = _accepts_expand(build)
         self.on_msg(self._on_front_end_msg)
         self.refresh()
+
+    @classmethod
+    def for_result(cls, result: GraphResult) -> GraphWidget:
+        """The live widget of a ``graph`` result: its first drawing is the result's, its actions run through ``result.run``."""
+        if result.run is None:
+            raise ValueError("the graph result has no runner for the widget's actions (pass run= to commands.graph)")
+        return cls(result.build, result.run)
 
     @property
     def graph(self) -> RevisionGraph | None:

@@ -3,35 +3,31 @@
 Each function takes the :class:`~nbmigrate.project.Project` first and then exactly the arguments
 of the Alembic command of the same name, so the ``%migrate`` parser is Alembic's own (see
 :mod:`nbmigrate.parser`) and a command's signature is its command line. Commands that change the
-database run through :func:`_migrate`: pre-flight, lock, run Alembic contained, then read back
+database run through :func:`migrate`: pre-flight, lock, run Alembic contained, then read back
 where the database is and what changed. Read-only commands (``current``, ``heads``, ``history``,
 ``branches``, ``show``) answer from the project's warm revision map.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _internals, _runtime
 from ._internals import serving
 from ._files import check_message, undone_on_failure
-from .locks import migration_lock
 from .engine import (
     applied_revisions,
     captured_warnings,
     compute,
     database_heads,
     describe_autogenerate,
-    error_text,
     offline,
     output_text,
-    raise_translated,
     run_contained,
     script_directory,
     with_connection,
@@ -40,17 +36,16 @@ from .errors import (
     BadArguments,
     ConnectionFailed,
     Interrupted,
-    MigrationFailed,
     NbmigrateError,
     RevisionProblem,
     RiskyMigration,
 )
 from .paths import relative_path
+from .run import Progress, migrate
 from .project import TEMPLATE_DIR, Project
 from .results import (
     ConnectResult,
     CurrentResult,
-    FailureReport,
     GraphResult,
     HistoryResult,
     InitResult,
@@ -58,19 +53,15 @@ from .results import (
     RevisionFileResult,
     RevisionInfo,
     SqlResult,
-    Step,
     TextResult,
 )
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
-    from sqlalchemy.engine import Connection
 
-Progress = Callable[[int, int, str], None]
 
 _SAFE_REV_ID = re.compile(r"[A-Za-z0-9_]+")
 _MAX_REV_ID = 128
-_RELATIVE = re.compile(r"(^|@)?[+-]\d+$")
 
 
 # -- running Alembic -----------------------------------------------------------------------
@@ -645,7 +636,7 @@ def upgrade(
     if ":" in revision:
         raise BadArguments("A range (a:b) needs --sql; to upgrade the database, give one target, e.g. `upgrade head`.")
     linted: dict[str, Any] = {}
-    migrated = _migrate(
+    migrated = migrate(
         project, "upgrade", revision,
         plan=lambda script, heads: _internals.upgrade_steps(script, revision, heads),
         run=lambda: alembic.command.upgrade(project.config, revision, tag=tag),
@@ -700,7 +691,7 @@ def downgrade(
         return offline(project, f"downgrade {revision} --sql", lambda: alembic.command.downgrade(project.config, revision, sql=True, tag=tag))
     if ":" in revision:
         raise BadArguments("A range (a:b) needs --sql; to downgrade the database, give one target, e.g. `downgrade -1`.")
-    return _migrate(
+    return migrate(
         project, "downgrade", revision,
         plan=lambda script, heads: _internals.downgrade_steps(script, revision, heads),
         run=lambda: alembic.command.downgrade(project.config, revision, tag=tag),
@@ -731,7 +722,7 @@ def stamp(
                     "e.g. `stamp 0001:0002 --sql`."
                 )
         return offline(project, f"stamp {label} --sql", lambda: alembic.command.stamp(project.config, list(targets), sql=True, tag=tag, purge=purge))
-    return _migrate(
+    return migrate(
         project, "stamp", label,
         plan=lambda script, heads: _internals.stamp_steps(script, targets, () if purge else heads),
         run=lambda: alembic.command.stamp(project.config, list(targets), tag=tag, purge=purge),
@@ -739,480 +730,6 @@ def stamp(
         # Where the stamp left the database: nothing left to stamp from there (purge or not).
         remaining=lambda script, heads: _internals.stamp_steps(script, targets, heads),
     )
-
-
-def _migrate(
-    project: Project,
-    kind: str,
-    target: str,
-    *,
-    plan: Callable[[ScriptDirectory, tuple[str, ...]], Any],
-    run: Callable[[], Any],
-    preview: bool,
-    schema: bool,
-    progress: Progress | None,
-    remaining: Callable[[ScriptDirectory, tuple[str, ...]], Any] | None = None,
-    check: Callable[[], Any] | None = None,
-) -> MigrationResult:
-    """Pre-flight, lock, run Alembic contained, and read back where the database is now.
-
-    ``plan(script, heads)`` gives the steps from ``heads`` to the target; ``remaining`` (default:
-    ``plan``) what would still be left to do from where the run ended (nothing, if it arrived).
-    ``check()`` runs once the files passed the pre-flight, before the lock (the lint).
-    """
-    from . import checksums, preflight
-    from .schema import with_version_table
-    from .cancel import canceller
-    from .locks import watch_commits
-
-    targets = tuple(target.split()) if kind == "stamp" else (target,)
-    script, _ = run_contained(project, lambda: preflight.check_files(project, targets))
-    if preview:
-        _check_preview(project, script, kind)
-    if check is not None:
-        check()
-    config = project.config
-    state: dict[str, Any] = {}
-
-    def body() -> MigrationResult:
-        with (
-            project.connection() as conn,
-            _outside_transaction(conn),
-            migration_lock(project, conn, getattr(progress, "notify", None)),
-        ):
-            before_heads = project.current_heads(conn)
-            state["dialect"] = conn.dialect.name
-            planned = preflight.check_database(project, script, before_heads, plan, check_rows=kind != "stamp")
-            state["before"] = before_heads
-            state["planned"] = len(planned)
-            state["planned_ids"] = [getattr(getattr(s, "revision", None), "revision", "") for s in planned]
-            applied_before = applied_revisions(script, before_heads)
-            checksums.verify(project, conn, script, applied_before)
-            assumed = (project.version_table, project.version_table_schema)
-            snapshot_warnings = state.setdefault("snapshot_warnings", [])
-            before = _snapshot(conn, *assumed, warned=snapshot_warnings) if schema or preview else None
-            cancel = canceller(conn)
-            config.attributes["connection"] = conn
-            config.attributes["nbmigrate.preview"] = preview
-            # --preview: one outer transaction around the whole run. Alembic sees a transaction
-            # it did not begin, so it commits nothing; nbmigrate rolls it back afterwards.
-            outer = conn.begin() if preview else None
-            try:
-                with serving(script), _runtime.recording(cancel), watch_commits(conn) as journal, _no_autocommit(preview):
-                    state["journal"] = journal
-                    with _version_table_read() as read, _observed(conn, preview) as observed:
-                        state["observed"] = observed
-                        run()
-            except BaseException:
-                if outer is not None and outer.is_active:
-                    outer.rollback()
-                try:  # where the failure left the database, read while the lock is still held
-                    state["heads_after"] = project.current_heads(conn)
-                except Exception:
-                    pass
-                raise
-            finally:
-                config.attributes.pop("connection", None)
-                config.attributes.pop("nbmigrate.preview", None)
-            after_heads = project.current_heads(conn, end_transaction=not preview)
-            version = (read.name, read.schema) if read.name is not None else assumed
-            if before is not None and version != assumed:
-                before = with_version_table(before, *version, read.heads)
-            after = (
-                _snapshot(conn, *version, end_transaction=not preview, warned=snapshot_warnings)
-                if schema or preview else None
-            )
-            state["after"] = after_heads
-            note = ""
-            if outer is not None:
-                outer.rollback()
-                note = _prove_rolled_back(project, conn, before_heads, before, version)
-            else:
-                checksums.record(project, conn, script, applied_before, applied_revisions(script, after_heads))
-            left = list((remaining or plan)(script, after_heads)) if not _RELATIVE.search(target) else []
-            return MigrationResult(
-                note=note,
-                command=f"{kind} {target}",
-                target=target,
-                database=project.display_url,
-                dialect=conn.dialect.name,
-                transactional_ddl=None,
-                heads_before=before_heads,
-                heads_after=after_heads,
-                before=before,
-                after=after,
-                diff=_diff(before, after),
-                preview=preview,
-                reached=not left,
-            )
-
-    def on_event(kind_: str, n: int, step: Any) -> None:
-        if progress is not None and kind_ == "step":
-            progress(n, state.get("planned", 0), project.redact(_step_line(kind, step)))
-
-    result, capture, error = _runtime.contained(body, on_event=on_event)
-    if error is not None:
-        _report_failure(project, kind, target, state, capture, error)
-    assert result is not None
-    result.transactional_ddl = capture.transactional_ddl
-    result.steps = [_step(project, kind, event) for event in capture.steps]
-    result.sql = _shown_sql(project, capture.sql)
-    result.output = output_text(project, capture)
-    result.warnings = [*([capture.interrupt] if capture.interrupt else []), *captured_warnings(project, capture)]
-    result.snapshot_warnings = list(dict.fromkeys(project.redact(w) for w in state.get("snapshot_warnings", ())))
-    # What the migration's statements took: not nbmigrate's and Alembic's reads and writes of the version table.
-    result.observed = [o for o in state.get("observed", ()) if set(o.new) - {project.version_table} or o.rewritten]
-    ran = [step.revision for step in result.steps]
-    if kind != "stamp" and ran != state["planned_ids"]:
-        # Only SQLite can get here: another run took the write lock between nbmigrate's first
-        # look and Alembic's own reading of alembic_version (see nbmigrate.locks).
-        result.warnings.append(
-            f"Another run changed the database after this one first read it at {_fmt(result.heads_before)}: "
-            f"Alembic, reading {project.version_table} under the write lock, ran {', '.join(ran) or 'nothing'} "
-            f"instead of {', '.join(state['planned_ids']) or 'nothing'}."
-        )
-    if not result.reached and not result.preview:
-        result.note = (
-            f"The database is at {_fmt(result.heads_after)}, not at {target!r} as asked: "
-            "check that env.py uses the connection nbmigrate passes (config.attributes['connection'])."
-        )
-    return result
-
-
-@contextlib.contextmanager
-def _observed(conn: Connection, preview: bool) -> Iterator[list[Any]]:
-    """--preview on PostgreSQL: what the server holds and rewrites after each statement (see nbmigrate.observe)."""
-    if not preview:
-        yield []
-        return
-    from .observe import observing
-
-    with observing(conn) as observed:
-        yield observed
-
-
-@contextlib.contextmanager
-def _outside_transaction(conn: Connection) -> Iterator[None]:
-    """Refuse to migrate on a connection inside a transaction (only one given to ``connect`` can be)."""
-    if conn.in_transaction():
-        raise BadArguments(
-            "The connection given to `%migrate connect` has a transaction in progress: commit or roll it "
-            "back first (a migration runs in transactions of its own). Nothing was run."
-        )
-    yield
-
-
-def _snapshot(
-    conn: Connection,
-    version_table: str,
-    version_table_schema: str | None,
-    *,
-    end_transaction: bool = True,
-    warned: list[str] | None = None,
-) -> Any:
-    """The schema before or after a run; what reflecting it warned goes to ``warned``, not the run's warnings.
-
-    SQLAlchemy's reflection warnings (an expression index, a type it does not know) come from
-    nbmigrate's own look at the schema, which the ``alembic`` command line never takes; a
-    project's env.py may even filter them on purpose.
-    """
-    import warnings
-
-    from .schema import snapshot
-
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            taken = snapshot(conn, version_table=version_table, version_table_schema=version_table_schema)
-        if warned is not None:
-            warned.extend(str(w.message) for w in caught)
-        return taken
-    finally:
-        if end_transaction and conn.in_transaction():
-            conn.rollback()
-
-
-# Databases whose DDL commits on its own: nothing there can be previewed and rolled back.
-_NO_TRANSACTIONAL_DDL = {"mysql", "mariadb", "oracle"}
-# An env.py that takes the connection it is given: `attributes["connection"]`, `.get('connection', None)`.
-_USES_GIVEN_CONNECTION = re.compile(r"""attributes\s*(\.get\(\s*|\[\s*)["']connection["']""")
-
-
-def _check_preview(project: Project, script: ScriptDirectory, kind: str) -> None:
-    """Refuse ``--preview`` where a rollback could not undo the run."""
-    url = project.url
-    backend = url.get_backend_name() if url is not None else ""
-    if backend in _NO_TRANSACTIONAL_DDL:
-        raise BadArguments(
-            f"--preview cannot work on {backend}: it commits every DDL statement at once, so nothing "
-            f"could be rolled back. Use `%migrate {kind} ... --sql` to see the SQL without running it."
-        )
-    env_py = Path(script.env_py_location)
-    source = env_py.read_text(encoding="utf-8") if env_py.is_file() else ""
-    if not _USES_GIVEN_CONNECTION.search(source):
-        raise BadArguments(
-            f"--preview needs an env.py that runs on the connection nbmigrate passes "
-            f"(config.attributes['connection']); {relative_path(env_py)} opens its own, so a preview "
-            "could not be rolled back. Use --sql instead, or use nbmigrate's env.py."
-        )
-
-
-@contextlib.contextmanager
-def _no_autocommit(preview: bool) -> Iterator[None]:
-    """During a preview, refuse a migration that commits on its own (``autocommit_block``)."""
-    if not preview:
-        yield
-        return
-    from alembic.runtime.migration import MigrationContext
-
-    real = MigrationContext.autocommit_block
-
-    @contextlib.contextmanager
-    def refuse(self: Any) -> Iterator[None]:
-        raise BadArguments(
-            "This migration commits on its own (autocommit_block), so a preview could not be "
-            "rolled back; nothing was changed. Use --sql to see its SQL."
-        )
-        yield  # pragma: no cover
-
-    MigrationContext.autocommit_block = refuse  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        MigrationContext.autocommit_block = real  # type: ignore[method-assign]
-
-
-@dataclasses.dataclass
-class _VersionTableRead:
-    """The version table a run's Alembic was configured with, and what it read there first."""
-
-    name: str | None = None
-    schema: str | None = None
-    heads: tuple[str, ...] = ()
-
-
-@contextlib.contextmanager
-def _version_table_read() -> Iterator[_VersionTableRead]:
-    """Note which version table Alembic reads as the run begins.
-
-    env.py may pass any ``version_table``/``version_table_schema`` to ``context.configure``,
-    whatever the project's options say; only the run knows, and the snapshots must hide that table.
-    """
-    from alembic.runtime.migration import MigrationContext
-
-    read = _VersionTableRead()
-    real = MigrationContext.get_current_heads
-
-    def get_current_heads(self: MigrationContext) -> tuple[str, ...]:
-        heads = real(self)
-        if read.name is None:  # the first read is Alembic's own, before anything ran
-            read.name, read.schema, read.heads = self.version_table, self.version_table_schema, heads
-        return heads
-
-    MigrationContext.get_current_heads = get_current_heads  # type: ignore[method-assign]
-    try:
-        yield read
-    finally:
-        MigrationContext.get_current_heads = real  # type: ignore[method-assign]
-
-
-def _prove_rolled_back(
-    project: Project, conn: Connection, heads: tuple[str, ...], before: Any, version: tuple[str, str | None]
-) -> str:
-    """Read the database again after a preview's rollback and say what proves it is untouched."""
-    now = project.current_heads(conn)
-    same_schema = before is None or not _diff(before, _snapshot(conn, *version))
-    if tuple(now) != tuple(heads) or not same_schema:
-        return (
-            f"The rollback did not restore the database: it is at {_fmt(now)} (was {_fmt(heads)}). "
-            "Check the schema with `%migrate schema`."
-        )
-    return f"Rolled back and checked: the database is still at {_fmt(heads)} with its schema unchanged."
-
-
-def _diff(before: Any, after: Any) -> Any:
-    if before is None or after is None:
-        return None
-    from .schema import diff
-
-    return diff(before, after)
-
-
-def _step(project: Project, kind: str, event: _runtime.StepEvent) -> Step:
-    step = event.step
-    is_upgrade = getattr(step, "is_upgrade", kind == "upgrade")
-    revision = getattr(getattr(step, "revision", None), "revision", "") or ""
-    if kind == "stamp":
-        direction = "stamp"
-    else:
-        direction = "upgrade" if is_upgrade else "downgrade"
-    doc = getattr(step, "doc", None) or ""
-    return Step(
-        revision=revision,
-        from_revisions=tuple(getattr(step, "from_revisions", ()) or ()),
-        to_revisions=tuple(getattr(step, "to_revisions", ()) or ()),
-        message=project.redact(doc.strip()),
-        direction=direction,
-        duration=(event.finished or event.started) - event.started,
-        sql=_shown_sql(project, event.sql),
-    )
-
-
-# What Alembic reads of the catalog while it migrates (batch mode on SQLite reflects each table
-# it rebuilds): not the migration's own SQL.
-_INTROSPECTION = re.compile(
-    r"^\s*(PRAGMA\b|SELECT\b.*\bFROM\s+(\"?sqlite_(temp_)?master\b|\"?pg_catalog\.|pg_[a-z_]+\b|"
-    r"information_schema\.|\"?sqlite_schema\b))",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-def _shown_sql(project: Project, statements: Sequence[str]) -> list[str]:
-    """The statements a migration ran, as shown: its own (no catalog reads), trimmed, passwords masked."""
-    return [project.redact(sql.strip()) for sql in statements if not _INTROSPECTION.match(sql)]
-
-
-def _step_line(kind: str, step: Any) -> str:
-    """A step as the progress line shows it: ``upgrade base → 0001: create user``."""
-    direction = "stamp" if kind == "stamp" else ("upgrade" if getattr(step, "is_upgrade", kind == "upgrade") else "downgrade")
-    src = ", ".join(getattr(step, "from_revisions", ()) or ()) or "base"
-    dst = ", ".join(getattr(step, "to_revisions", ()) or ()) or "base"
-    doc = (getattr(step, "doc", None) or "").strip()
-    return f"{direction} {src} → {dst}" + (f": {doc}" if doc else "")
-
-
-def _fmt(heads: Sequence[str] | None) -> str:
-    if heads is None:
-        return "(unknown)"
-    return ", ".join(sorted(heads)) if heads else "base (no revision)"
-
-
-def _report_failure(
-    project: Project,
-    kind: str,
-    target: str,
-    state: dict[str, Any],
-    capture: _runtime.Capture,
-    error: BaseException,
-) -> None:
-    """Raise a translated error; a failure while migrating becomes :class:`MigrationFailed`.
-
-    What the database kept is not guessed from the dialect: the run's journal (see
-    :func:`nbmigrate.locks.watch_commits`) says which statements were committed, explicitly, by an
-    ``autocommit_block``, by MySQL's implicit commit before DDL or by a ``COMMIT`` of the
-    migration's own, on whichever connection the migration ran, and ``alembic_version`` is read back.
-    """
-    from sqlalchemy.exc import OperationalError
-
-    from .errors import LockTimeout
-
-    if isinstance(error, BadArguments):
-        raise error  # nbmigrate refused (e.g. a preview meeting autocommit_block): already rolled back
-    interrupted = isinstance(error, KeyboardInterrupt)
-    if (
-        isinstance(error, OperationalError) and state.get("dialect") == "sqlite" and not capture.steps
-        and "database is locked" in str(error.orig)
-    ):
-        raise LockTimeout(
-            f"Gave up after {project.lock_timeout:g} s waiting for another connection writing to "
-            f"{project.display_url}. Nothing was run. Try again once it has finished, or wait longer: "
-            "`%config MigrateMagics.lock_timeout = 300` (from Python: `project.lock_timeout = 300`)."
-        ) from None
-    if interrupted and "before" not in state:
-        # Stopped before reading the database, e.g. while waiting for another run's lock.
-        raise Interrupted(f"Interrupted before anything ran: {project.display_url} is unchanged.") from None
-    if "before" not in state or (not capture.steps and not interrupted):
-        raise_translated(project, error)
-    steps = [_step(project, kind, e) for e in capture.steps]
-    failed = steps[-1] if steps else None
-    journal = state.get("journal")
-    if interrupted and error.__cause__ is None and journal is not None:
-        journal.drop_unsent()  # the statement Ctrl-C stopped the run before: it never reached the database
-    statement = getattr(error, "statement", None) or getattr(error.__cause__, "statement", None)
-    if statement is None and journal is not None:
-        # The statement in flight when the run stopped, if the failed step had one (an error the
-        # run handled, like MySQL's DESCRIBE of a missing version table, is no such statement).
-        last = journal.statements[-1] if journal.statements else None
-        if last is not None and not last.ran and capture.steps and capture.steps[-1].sql[-1:] == [last.sql]:
-            statement = last.sql
-    elif statement is None:
-        statement = capture.failed_statement
-    reason = "interrupted (KeyboardInterrupt)" if interrupted else error_text(error)
-    heads_after: tuple[str, ...] | None = state.get("heads_after")
-    if heads_after is None:
-        try:
-            with project.connection() as conn:
-                heads_after = project.current_heads(conn)
-        except Exception:
-            heads_after = None
-    before = state["before"]
-    transactional = capture.transactional_ddl
-    raw = [e.sql for e in capture.steps]
-    entries = journal.tail([sql for step_sql in raw for sql in step_sql]) if journal is not None else None
-    notes: list[str] = []
-    committed: list[str] = []  # what earlier, unfinished revisions committed: said in the message too
-    if entries is not None:
-        from .locks import transaction_control
-
-        # Split the journal's verdicts back into the steps they belong to; a COMMIT or BEGIN is
-        # no effect of its own to list.
-        per_step, at = [], 0
-        for step_sql in raw:
-            per_step.append([(sql, kept) for sql, kept in entries[at : at + len(step_sql)] if not transaction_control(sql)])
-            at += len(step_sql)
-        kept_any = any(kept for step_entries in per_step for _, kept in step_entries)
-        rolled_back = not kept_any and heads_after is not None and set(heads_after) == set(before)
-        completed = [step for step, step_entries in zip(steps[:-1], per_step[:-1]) if all(k for _, k in step_entries)]
-        for step, step_entries in zip(steps[:-1], per_step[:-1]):
-            kept_sql = [project.redact(sql).strip() for sql, kept in step_entries if kept]
-            if step in completed or not kept_sql:
-                continue
-            # A revision that committed part of itself (a COMMIT of its own) and lost the rest.
-            lost = [project.redact(sql).strip() for sql, kept in step_entries if not kept]
-            committed.append(
-                f"Statements of {step.revision} that were committed before the failure and remain: "
-                f"{'; '.join(kept_sql)}. Its other statements were rolled back with the failure: {'; '.join(lost)}"
-            )
-        failed_entries = per_step[-1] if per_step else []
-        partial = [project.redact(sql) for sql, kept in failed_entries if kept]
-        undone = [project.redact(sql).strip() for sql, kept in failed_entries if not kept and sql != statement]
-        if not rolled_back and undone:
-            notes.append(
-                f"Statements of {failed.revision if failed else 'the run'} that ran but were rolled back "
-                f"with the failure: {'; '.join(undone)}"
-            )
-        if not rolled_back and transactional:
-            notes.append(
-                f"{state.get('dialect', '')} rolled back the failure's open transaction; what is listed as "
-                "completed or remaining had been committed before it (by an autocommit block or a commit "
-                "of the migration's own)."
-            )
-    else:  # the run used another connection (e.g. an env.py of its own): judge by the heads
-        rolled_back = bool(transactional) and heads_after is not None and set(heads_after) == set(before)
-        completed = [] if rolled_back else steps[:-1]
-        partial = [] if failed is None or rolled_back else [s for s in failed.sql if s != statement]
-    report = FailureReport(
-        command=f"{kind} {target}",
-        database=project.display_url,
-        dialect=state.get("dialect", ""),
-        transactional_ddl=transactional,
-        revision=failed.revision if failed else None,
-        message=failed.message if failed else None,
-        statement=project.redact(statement) if statement else None,
-        error=project.redact(reason),
-        heads_before=before,
-        heads_after=heads_after,
-        rolled_back=rolled_back,
-        completed=[] if rolled_back else completed,
-        partial_sql=partial,
-        interrupted=interrupted,
-        output=output_text(project, capture),
-        warnings=[*([capture.interrupt] if capture.interrupt else []), *notes, *committed, *captured_warnings(project, capture)],
-    )
-    lines = report.summary().splitlines()
-    if committed:  # the summary lists the failed revision's remains; these are of earlier ones
-        at = len(lines) - 1 if lines[-1].startswith("Next:") else len(lines)
-        lines[at:at] = committed
-    raise MigrationFailed("\n".join(lines), report) from error  # `--raiseerr` shows the database's error
 
 
 # -- nbmigrate's own verbs -----------------------------------------------------------------

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front end", ("nbmigrate.parser", "nbmigrate.cell", "nbmigrate.cell.*")),
     ("commands", ("nbmigrate.commands",)),
     ("engines", (
-        "nbmigrate.timeline", "nbmigrate.timeline.*", "nbmigrate.lint", "nbmigrate.lint.*", "nbmigrate.engine", "nbmigrate.run",
+        "nbmigrate.timeline", "nbmigrate.timeline.*", "nbmigrate.lint", "nbmigrate.lint.*", "nbmigrate.engine", "nbmigrate.run", "nbmigrate.failure",
         "nbmigrate.checksums", "nbmigrate.preflight", "nbmigrate.cancel", "nbmigrate.locks", "nbmigrate.erd",
         "nbmigrate.graph", "nbmigrate.schema", "nbmigrate.templates.*",
     )),

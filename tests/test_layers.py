@@ -20,13 +20,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nbmigrate"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("interface", ("nbmigrate", "nbmigrate.__main__", "nbmigrate.magics", "nbmigrate.widgets", "nbmigrate.api")),
     ("front end", ("nbmigrate.parser", "nbmigrate.cell", "nbmigrate.cell.*")),
-    ("commands", ("nbmigrate.commands",)),
+    ("commands", ("nbmigrate.commands", "nbmigrate.commands.*")),
     ("engines", (
-        "nbmigrate.timeline", "nbmigrate.timeline.*", "nbmigrate.lint", "nbmigrate.lint.*", "nbmigrate.engine", "nbmigrate.run", "nbmigrate.failure",
+        "nbmigrate.timeline", "nbmigrate.timeline.*", "nbmigrate.lint", "nbmigrate.lint.*", "nbmigrate.engine", "nbmigrate.run", "nbmigrate.failure", "nbmigrate.history", "nbmigrate.revisions",
         "nbmigrate.checksums", "nbmigrate.preflight", "nbmigrate.cancel", "nbmigrate.locks", "nbmigrate.erd",
-        "nbmigrate.graph", "nbmigrate.schema", "nbmigrate.templates.*",
+        "nbmigrate.graph", "nbmigrate.graph.*", "nbmigrate.schema", "nbmigrate.schema.*", "nbmigrate.locks.*",
+        "nbmigrate.templates.*",
     )),
-    ("project", ("nbmigrate.project", "nbmigrate._cache", "nbmigrate._files", "nbmigrate._internals")),
+    ("project", (
+        "nbmigrate.project", "nbmigrate.project.*", "nbmigrate._cache", "nbmigrate._files", "nbmigrate._internals",
+        "nbmigrate._internals.*",
+    )),
     ("models", ("nbmigrate.results",)),
     ("render", ("nbmigrate.render", "nbmigrate.render.*")),
     ("base", ("nbmigrate.errors", "nbmigrate.masking", "nbmigrate.paths", "nbmigrate._runtime", "nbmigrate._watch", "nbmigrate.observe")),

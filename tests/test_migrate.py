@@ -621,14 +621,14 @@ def test_down_revision_no_file_defines(ip: Any) -> None:
 
 def test_a_bug_keeps_its_traceback(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only user mistakes become one-line UsageErrors; nbmigrate's own bugs show themselves."""
-    import nbmigrate.commands
+    import nbmigrate.commands.read
 
     seed(ip, "sqlite://")
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("internal")
 
-    monkeypatch.setattr(nbmigrate.commands, "_history_result", broken)
+    monkeypatch.setattr(nbmigrate.commands.read, "history_result", broken)
     assert type(ip.run_cell("%migrate history").error_in_exec) is KeyError
     # A library under a folder named `versions` (pyenv keeps every Python in ~/.pyenv/versions/)
     # is not a revision file: its KeyError is a bug too.

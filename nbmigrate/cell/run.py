@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _cache, _internals, _runtime, commands, engine
+from .. import _cache, _internals, _runtime, engine, revisions
 from .._files import check_message, check_replaceable
 from ..errors import BadArguments, NbmigrateError, RevisionProblem
 from ..parser import Invocation, resolve_metadata
@@ -133,7 +133,7 @@ class _CellRun(_CellSteps):
     # -- entry ---------------------------------------------------------------------------
 
     def run(self) -> CellResult:
-        commands.check_rev_id(self.rev_id)
+        revisions.check_rev_id(self.rev_id)
         if self.autogenerate and self.metadata is None:
             raise BadArguments(
                 "No MetaData for --autogenerate: pass the model's MetaData (e.g. Base.metadata). Nothing was written."
@@ -153,7 +153,7 @@ class _CellRun(_CellSteps):
                 "for the cell's code. Nothing was written."
             )
         if self.version_path is not None:
-            commands.check_version_path(script, self.version_path)
+            revisions.check_version_path(script, self.version_path)
             self.version_path = str(Path(self.version_path).resolve())
         key, existing = self._recognise(script)
         if existing is None:
@@ -177,7 +177,7 @@ class _CellRun(_CellSteps):
                 record is not None and record.revision == found.revision
             ):
                 return key, found
-            commands.check_new_id(script, self.rev_id)  # taken by a revision this cell did not make
+            revisions.check_new_id(script, self.rev_id)  # taken by a revision this cell did not make
         if self.cell_id:
             key = ("cell", self.cell_id)
             record = state.records.get(key)
@@ -211,9 +211,9 @@ class _CellRun(_CellSteps):
         parents = (parent.revision,) if parent is not None else ()
         _check_splice(parent, self.splice)
         if self.rev_id is not None:
-            commands.check_new_id(script, self.rev_id)
+            revisions.check_new_id(script, self.rev_id)
         _check_branch_label(script, self.branch_label)
-        commands.check_depends_on(self.project, script, self.depends_on)
+        revisions.check_depends_on(self.project, script, self.depends_on)
         head_arg = parent.revision if parent is not None else "base"
         auto = None
         if self.autogenerate:
@@ -227,7 +227,7 @@ class _CellRun(_CellSteps):
 
         rev_id = self.rev_id or (auto.rev_id if auto is not None else None) or util.rev_id()
         if self.rev_id is None:
-            commands.check_new_id(script, rev_id)
+            revisions.check_new_id(script, rev_id)
         plan = self._plan(rev_id, parents, head_arg, self.splice, key, auto)
         path = self._write(script, plan)
         result = self._result("created", plan, path)
@@ -256,7 +256,7 @@ class _CellRun(_CellSteps):
                 raise RevisionProblem(f"Revision {rev_id} is a merge point; %%revision does not rewrite merges.")
             head_arg, splice = (parents[0] if parents else "base"), True
         _check_branch_label(reduced, self.branch_label)
-        commands.check_depends_on(self.project, reduced, self.depends_on)
+        revisions.check_depends_on(self.project, reduced, self.depends_on)
         cell_hash = self._cell_hash(parents)
         same_cell = cell_hash == old_cell
 

@@ -128,8 +128,7 @@ def _build() -> argparse.ArgumentParser:
     parser = cli.parser
     parser.prog = "%migrate"
     for p in [parser, *choices.values()]:
-        p.error = _error_for(p, commands=p is parser)  # type: ignore[method-assign]
-        p.exit = _exit  # type: ignore[method-assign, assignment]
+        tame(p, commands=p is parser)
     return parser
 
 
@@ -154,6 +153,28 @@ def _suggest(message: str) -> str:
 
 def _exit(status: int = 0, message: str | None = None) -> None:
     raise _Exit(status, message or "")
+
+
+def tame(parser: argparse.ArgumentParser, *, commands: bool = False) -> None:
+    """Make ``parser`` raise :class:`BadArguments` (with its usage) instead of printing and exiting."""
+    parser.error = _error_for(parser, commands=commands)  # type: ignore[method-assign]
+    parser.exit = _exit  # type: ignore[method-assign, assignment]
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | str:
+    """The namespace of ``argv``, or the help text when the words ask for ``--help``.
+
+    For a parser made with :func:`tame`; a line that does not parse raises :class:`BadArguments`.
+    Both magics read their lines through here.
+    """
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            return parser.parse_args(argv)
+    except _Exit as exc:
+        if exc.status == 0:
+            return out.getvalue() or exc.text
+        raise BadArguments(exc.text.strip() or out.getvalue().strip()) from None
 
 
 _PARSER: argparse.ArgumentParser | None = None
@@ -233,14 +254,9 @@ def parse(line: str) -> Invocation:
     if not argv:
         return Invocation(command="help", help_text=parser.format_help())
     argv, raiseerr = _take_raiseerr(argv, parser)
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            options = parser.parse_args(argv)
-    except _Exit as exc:
-        if exc.status == 0:
-            return Invocation(command="help", help_text=out.getvalue() or exc.text)
-        raise BadArguments(exc.text.strip() or out.getvalue().strip()) from None
+    options = parse_args(parser, argv)
+    if isinstance(options, str):
+        return Invocation(command="help", help_text=options)
     if not hasattr(options, "cmd"):
         raise BadArguments(f"Name a command. Usage: {parser.format_usage().strip().replace('usage: ', '')}")
     fn, positional, kwarg = options.cmd

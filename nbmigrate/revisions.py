@@ -8,12 +8,14 @@ error before anything is written.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _internals, _runtime
-from .engine import captured_warnings, compute, output_text
+from ._files import check_message, undone_on_failure
+from ._internals import serving
+from .engine import captured_warnings, compute, output_text, run_contained, script_directory, with_connection
 from .errors import BadArguments, RevisionProblem
 from .project import Project
 from .results import RevisionFileResult
@@ -91,3 +93,39 @@ def check_version_path(script: ScriptDirectory, version_path: str) -> None:
     if wanted not in allowed:
         listed = ", ".join(str(p) for p in allowed)
         raise BadArguments(f"--version-path must be one of the project's version locations: {listed}.")
+
+
+def write_revision(
+    project: Project,
+    command: str,
+    write: Callable[[str | None], Any],
+    *,
+    message: str | None,
+    rev_id: str | None = None,
+    version_path: str | None = None,
+    depends_on: Sequence[str] | None = None,
+    needs_db: bool = False,
+    metadata: Any = None,
+) -> RevisionFileResult:
+    """Check a new revision's id, message, version path and dependencies, then ``write(message)`` it.
+
+    ``write`` calls Alembic's own command (``revision``, ``merge``), which is served the warm
+    revision map; it runs contained, with the kernel's connection when it ``needs_db``
+    (autogenerate, with ``metadata``). A failure leaves no file behind.
+    """
+    check_rev_id(rev_id)
+    message = check_message(message, required=False)
+    script = script_directory(project)
+    if rev_id is not None:
+        check_new_id(script, rev_id)
+    if version_path is not None:
+        check_version_path(script, version_path)
+    check_depends_on(project, script, depends_on)
+
+    def run() -> Any:
+        with serving(script):
+            return write(message)
+
+    with undone_on_failure(script, project.invalidate):
+        scripts, capture = run_contained(project, with_connection(project, run, needs_db=needs_db, metadata=metadata))
+    return file_result(project, command, scripts, capture)

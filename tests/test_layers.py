@@ -60,8 +60,8 @@ def _runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
         yield from _runtime_nodes(node)
 
 
-def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
-    """The nbmigrate modules ``name`` imports when it runs."""
+def imports(name: str, path: Path, known: dict[str, Path], missing: set[str] | None = None) -> set[str]:
+    """The nbmigrate modules ``name`` imports when it runs (``missing`` collects those that do not exist)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
@@ -79,6 +79,8 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
                     found.add(sub)
                 elif target in known:
                     found.add(target)
+                elif missing is not None and target.startswith("nbmigrate"):
+                    missing.add(f"{name}: {target}")
     return found - {name}
 
 
@@ -147,6 +149,15 @@ def test_no_import_points_up() -> None:
 def test_no_modules_import_each_other() -> None:
     edges = {a: {b for b in targets if (a, b) not in KNOWN} for a, targets in graph().items()}
     assert cycles(edges) == []
+
+
+def test_every_import_of_the_package_finds_its_module() -> None:
+    """A lazy import of a module that moved fails only when its function runs: catch it here."""
+    known = modules()
+    missing: set[str] = set()
+    for name, path in known.items():
+        imports(name, path, known, missing)
+    assert not missing, sorted(missing)
 
 
 def test_the_known_exceptions_still_exist() -> None:

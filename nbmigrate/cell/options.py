@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import BadArguments
-from ..parser import Invocation, split_line
+from ..parser import Invocation, parse_args, split_line, tame
 from ..results import HelpResult
 
 
@@ -67,31 +64,9 @@ def _line_parser() -> argparse.ArgumentParser:
         parser.add_argument("-n", "--name", default="alembic", help="name of section in .ini file to use for Alembic config")
         parser.add_argument("-x", action="append", help="additional arguments consumed by custom env.py scripts")
         parser.add_argument("--raiseerr", action="store_true", help="raise a full stack trace on error")
-        parser.error = _error_for(parser)  # type: ignore[method-assign, assignment]
-        parser.exit = _exit  # type: ignore[method-assign, assignment]
+        tame(parser)
         _PARSER = parser
     return _PARSER
-
-
-class _Exit(Exception):
-    """argparse wanted to exit (``--help``, or an error): carried out as an exception."""
-
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status = status
-        self.text = text
-
-
-def _error_for(parser: argparse.ArgumentParser) -> Callable[[str], None]:
-    def error(message: str) -> None:
-        usage = parser.format_usage().strip().replace("usage: ", "")
-        raise BadArguments(f"{message}. Usage: {usage}")
-
-    return error
-
-
-def _exit(status: int = 0, message: str | None = None) -> None:
-    raise _Exit(status, message or "")
 
 
 def parse_line(line: str) -> CellOptions | HelpResult:
@@ -100,15 +75,9 @@ def parse_line(line: str) -> CellOptions | HelpResult:
     Raises :class:`BadArguments` when the line does not parse.
     """
     argv = split_line(line)  # as `%migrate` reads its line: quotes, and a `# comment` left out
-    parser = _line_parser()
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            ns = parser.parse_args(argv)
-    except _Exit as exc:
-        if exc.status == 0:
-            return HelpResult(command="%%revision --help", text=out.getvalue() or exc.text)
-        raise BadArguments(exc.text.strip() or out.getvalue().strip()) from None
+    ns = parse_args(_line_parser(), argv)
+    if isinstance(ns, str):
+        return HelpResult(command="%%revision --help", text=ns)
     if ns.sql:
         raise BadArguments("%%revision writes a revision file; --sql does not apply. Use `%migrate upgrade ... --sql`.")
     return CellOptions(

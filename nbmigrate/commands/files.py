@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._internals import serving
-from .._files import check_message, undone_on_failure
 from ..engine import (
     captured_warnings,
     database_heads,
@@ -19,7 +18,7 @@ from ..engine import (
 )
 from ..errors import NbmigrateError, RevisionProblem
 from ..project import Project
-from ..revisions import check_depends_on, check_new_id, check_rev_id, check_version_path, file_result
+from ..revisions import file_result, write_revision
 from ..results import RevisionFileResult, SqlResult, TextResult
 
 
@@ -42,34 +41,17 @@ def revision(
     """Create a new revision file (``metadata``: the models autogenerate compares, see ``check``)."""
     import alembic.command
 
-    check_rev_id(rev_id)
-    message = check_message(message, required=False)
-    script = script_directory(project)
-    if rev_id is not None:
-        check_new_id(script, rev_id)
-    if version_path is not None:
-        check_version_path(script, version_path)
-    check_depends_on(project, script, [depends_on] if isinstance(depends_on, str) else depends_on)
+    def write(message: str | None) -> Any:
+        return alembic.command.revision(
+            project.config, message=message, autogenerate=autogenerate, sql=sql, head=head, splice=splice,
+            branch_label=branch_label, version_path=version_path, rev_id=rev_id, depends_on=depends_on,
+            process_revision_directives=process_revision_directives,
+        )
 
-    def run() -> Any:
-        with serving(script):
-            return alembic.command.revision(
-                project.config,
-                message=message,
-                autogenerate=autogenerate,
-                sql=sql,
-                head=head,
-                splice=splice,
-                branch_label=branch_label,
-                version_path=version_path,
-                rev_id=rev_id,
-                depends_on=depends_on,
-                process_revision_directives=process_revision_directives,
-            )
-
-    with undone_on_failure(script, project.invalidate):
-        scripts, capture = run_contained(project, with_connection(project, run, needs_db=autogenerate, metadata=metadata))
-    return file_result(project, "revision", scripts, capture)
+    return write_revision(
+        project, "revision", write, message=message, rev_id=rev_id, version_path=version_path,
+        depends_on=[depends_on] if isinstance(depends_on, str) else depends_on, needs_db=autogenerate, metadata=metadata,
+    )
 
 
 def merge(
@@ -83,23 +65,13 @@ def merge(
     """Merge two revisions together; creates a new migration file."""
     import alembic.command
 
-    check_rev_id(rev_id)
-    message = check_message(message, required=False)
-    script = script_directory(project)
-    if rev_id is not None:
-        check_new_id(script, rev_id)
     # Alembic added ``splice`` to merge in a later release; pass it only when asked for.
     extra = {"splice": True} if splice else {}
 
-    def run() -> Any:
-        with serving(script):
-            return alembic.command.merge(
-                project.config, revisions, message=message, branch_label=branch_label, rev_id=rev_id, **extra
-            )
+    def write(message: str | None) -> Any:
+        return alembic.command.merge(project.config, revisions, message=message, branch_label=branch_label, rev_id=rev_id, **extra)
 
-    with undone_on_failure(script, project.invalidate):
-        result, capture = run_contained(project, run)
-    return file_result(project, "merge", result, capture)
+    return write_revision(project, "merge", write, message=message, rev_id=rev_id)
 
 
 def edit(project: Project, rev: str) -> RevisionFileResult:

@@ -65,7 +65,7 @@ def _risk(project: Project, revision: str, *, preview: bool, refuse: bool) -> di
     the upgrade to say what is wrong (its pre-flight reads the database), and a warning says the
     revisions were not linted. ``{"lint": result}``, or ``{"unlinted": warning}``, or ``{}``.
     """
-    from .lint import check_upgrade, read_policy
+    from ..lint import check_upgrade, read_policy
 
     if not preview and read_policy(project).fail == "never":
         return {}

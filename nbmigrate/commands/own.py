@@ -22,7 +22,7 @@ def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None =
     ``at`` (any Alembic target) is the schema at that revision instead, replayed on a scratch
     database: the project's own is not touched.
     """
-    from .schema import snapshot
+    from ..schema import snapshot
 
     if at is not None:
         return _schema_at(project, at, tables, db_schema)
@@ -50,7 +50,7 @@ def schema(project: Project, tables: Sequence[str] = (), db_schema: str | None =
 
 
 def _schema_at(project: Project, at: str, tables: Sequence[str], db_schema: str | None) -> Any:
-    from .timeline.at import schema_at
+    from ..timeline.at import schema_at
 
     if db_schema is not None:
         raise BadArguments("--at replays the history on a scratch database, which has the default schema only: drop --db-schema.")
@@ -65,21 +65,21 @@ def _schema_at(project: Project, at: str, tables: Sequence[str], db_schema: str 
 
 def diff(project: Project, start: str, end: str, sql: bool = False) -> Any:
     """The schema between two points of history (any Alembic targets), replayed on a scratch database."""
-    from .timeline.at import between
+    from ..timeline.at import between
 
     return between(project, start, end, sql=sql)
 
 
 def test(project: Project, rev_range: str | None = None, *, metadata: Any = None) -> Any:
     """Round-trip every revision (upgrade, downgrade, upgrade) on a scratch database and check the schema each time."""
-    from .timeline.roundtrip import round_trip
+    from ..timeline.roundtrip import round_trip
 
     return round_trip(project, rev_range, metadata=metadata)
 
 
 def erd(project: Project, tables: Sequence[str] = (), at: str | None = None, engine: str | None = None) -> Any:
     """An ER diagram of the database's tables (or of the schema ``at`` a revision), drawn by graphviz."""
-    from .erd import erd as draw
+    from ..erd import erd as draw
 
     snap = schema(project, tables, at=at)
     value, _ = run_contained(project, lambda: draw(snap, tables=list(tables) or None, engine=engine or "graphviz-pure"))
@@ -88,14 +88,14 @@ def erd(project: Project, tables: Sequence[str] = (), at: str | None = None, eng
 
 def lint(project: Project, rev_range: str | None = None) -> Any:
     """What the pending revisions (or ``rev_range``) will lock and rewrite, and the safe recipes (a ``LintResult``)."""
-    from .lint import lint as run
+    from ..lint import lint as run
 
     return run(project, rev_range)
 
 
 def squash(project: Project, rev_range: str, message: str | None = None, accept_data_code: bool = False) -> Any:
     """Replace the revisions after A up to B (``A:B``) by one revision, proved on scratch databases."""
-    from .timeline.squash import squash as run
+    from ..timeline.squash import squash as run
 
     return run(project, rev_range, message, accept_data_code=accept_data_code)
 
@@ -130,8 +130,8 @@ def graph(
     ``save`` (``%migrate graph --save graph.svg``) also writes the graph as first drawn to that
     ``.svg`` file: the same SVG a saved notebook shows (``widget.svg``), a document of its own.
     """
-    from .graph import RevisionGraph, render_svg
-    from .masking import mask
+    from ..graph import RevisionGraph, render_svg
+    from ..masking import mask
 
     layout = engine or "graphviz-pure"
     if rev_range is not None and ":" not in rev_range:

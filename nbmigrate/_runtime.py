@@ -61,6 +61,7 @@ class Capture:
     transactional_ddl: bool | None = None
     failed_statement: str | None = None
     recording: bool = False
+    announced: bool = False  # steps come from nbmigrate's own step functions, not Alembic's log
     interrupt: str = ""  # what a Ctrl-C did, in words ("" without one)
 
     @property
@@ -163,14 +164,16 @@ class _StepHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         now = time.perf_counter()
-        if record.msg == "Running %s" and record.args:
+        if self.capture.announced:  # the run announces its steps itself (see announce_step)
+            pass
+        elif record.msg == "Running %s" and record.args:
             step = record.args[0] if isinstance(record.args, tuple) else record.args
             if self.capture.steps and self.capture.steps[-1].finished is None:
                 self.capture.steps[-1].finished = now
             self.capture.steps.append(StepEvent(step=step, started=now))
             self.events.put(("step", len(self.capture.steps), step))
             return
-        if record.msg == "Will assume %s DDL." and record.args and self.capture.recording:
+        if record.msg == "Will assume %s DDL." and record.args and self.capture.recording and not self.capture.announced:
             self.capture.transactional_ddl = record.args[0] == "transactional"
         if record.levelno >= logging.INFO:
             self.capture.log.append(f"{record.levelname} [{record.name}] {record.getMessage()}")
@@ -298,6 +301,7 @@ def contained(
             _worker.active = True
             _worker.capture = capture
             _worker.gate = gate
+            _worker.events = events
             try:
                 with _captured(capture, events, gate):
                     box["value"] = fn()
@@ -439,6 +443,46 @@ def recording(cancel: Callable[[str], str] | None = None) -> Iterator[None]:
             yield
     finally:
         capture.recording = saved
+
+
+@contextlib.contextmanager
+def announcing() -> Iterator[None]:
+    """Inside this block the run announces its steps (:func:`announce_step`); Alembic's log lines are not read.
+
+    Outside it (a command run through ``alembic.command`` itself) the steps are read from
+    Alembic's ``Running ...`` log records, as a fallback.
+    """
+    capture: Capture | None = getattr(_worker, "capture", None)
+    if capture is None:
+        yield
+        return
+    saved = capture.announced
+    capture.announced = True
+    try:
+        yield
+    finally:
+        capture.announced = saved
+
+
+def announce_step(step: Any) -> None:
+    """Alembic starts running ``step`` (a ``MigrationStep``): the SQL that follows is this step's."""
+    capture: Capture | None = getattr(_worker, "capture", None)
+    if capture is None:
+        return
+    now = time.perf_counter()
+    if capture.steps and capture.steps[-1].finished is None:
+        capture.steps[-1].finished = now
+    capture.steps.append(StepEvent(step=step, started=now))
+    events = getattr(_worker, "events", None)
+    if events is not None:
+        events.put(("step", len(capture.steps), step))
+
+
+def announce_ddl(transactional: bool) -> None:
+    """Whether the migration's DDL runs in its transaction (the dialect's ``transactional_ddl``)."""
+    capture: Capture | None = getattr(_worker, "capture", None)
+    if capture is not None and capture.recording:
+        capture.transactional_ddl = transactional
 
 
 def in_worker() -> bool:

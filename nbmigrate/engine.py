@@ -9,6 +9,7 @@ database is without failing a read-only command. No IPython, no results.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable, Sequence
@@ -196,8 +197,8 @@ def describe_autogenerate(change: Any) -> str:
     return f"{kind} {name}" + (f" on {table}" if table and table != name else "")
 
 
-def offline(project: Project, command: str, fn: Callable[[], Any], script: ScriptDirectory | None = None) -> SqlResult:
-    """Run a command in ``--sql`` mode and return the script it generated."""
+def offline(project: Project, command: str, fn: Callable[[ScriptDirectory], Any], script: ScriptDirectory | None = None) -> SqlResult:
+    """Run ``fn(script)``, a command in ``--sql`` mode, and return the script it generated."""
     script = script or script_directory(project)
     buffer = io.StringIO()
     config = project.config
@@ -205,8 +206,8 @@ def offline(project: Project, command: str, fn: Callable[[], Any], script: Scrip
     def run() -> None:
         config.output_buffer = buffer
         try:
-            with serving(script):
-                fn()
+            with serving(script):  # for Alembic's own commands that fn may call (ensure_version)
+                fn(script)
         finally:
             config.output_buffer = None
 
@@ -224,3 +225,86 @@ def offline(project: Project, command: str, fn: Callable[[], Any], script: Scrip
         output=output_text(project, capture),
         warnings=captured_warnings(project, capture),
     )
+
+
+# -- Alembic's commands that move a database, on the warm script -------------------------------
+# As ``alembic/command.py`` writes them (an ``EnvironmentContext`` whose ``fn`` plans the steps,
+# then ``script.run_env()``), on the project's warm ``ScriptDirectory``; each step says when it
+# starts, so the steps, their SQL and the progress come from the run itself, for any env.py.
+
+
+def run_upgrade(config: Any, script: ScriptDirectory, revision: str, *, sql: bool = False, tag: str | None = None) -> None:
+    """``alembic upgrade revision`` (``a:b`` with ``sql``)."""
+    from alembic.util import CommandError
+
+    starting_rev = None
+    if ":" in revision:
+        if not sql:
+            raise CommandError("Range revision not allowed")
+        starting_rev, revision = revision.split(":", 2)
+    _environment_run(
+        config, script, lambda heads: _internals.upgrade_steps(script, revision, heads),
+        as_sql=sql, starting_rev=starting_rev, destination_rev=revision, tag=tag,
+    )
+
+
+def run_downgrade(config: Any, script: ScriptDirectory, revision: str, *, sql: bool = False, tag: str | None = None) -> None:
+    """``alembic downgrade revision`` (``a:b`` with ``sql``, where it is required)."""
+    from alembic.util import CommandError
+
+    starting_rev = None
+    if ":" in revision:
+        if not sql:
+            raise CommandError("Range revision not allowed")
+        starting_rev, revision = revision.split(":", 2)
+    elif sql:
+        raise CommandError("downgrade with --sql requires <fromrev>:<torev>")
+    _environment_run(
+        config, script, lambda heads: _internals.downgrade_steps(script, revision, heads),
+        as_sql=sql, starting_rev=starting_rev, destination_rev=revision, tag=tag,
+    )
+
+
+def run_stamp(
+    config: Any, script: ScriptDirectory, revisions: Sequence[str], *, sql: bool = False, tag: str | None = None, purge: bool = False,
+) -> None:
+    """``alembic stamp revisions`` (each may be ``a:b`` with ``sql``, from one starting revision)."""
+    from alembic.util import CommandError
+
+    destinations, starting_rev = [], None
+    for target in revisions:
+        if sql and ":" in target:
+            start, target = target.split(":", 2)
+            if starting_rev not in (None, start):
+                raise CommandError("Stamp operation with --sql only supports a single starting revision at a time")
+            starting_rev = start
+        destinations.append(target)
+    targets = tuple(destinations)
+    _environment_run(
+        config, script, lambda heads: _internals.stamp_steps(script, targets, heads),
+        as_sql=sql, starting_rev=starting_rev, destination_rev=targets, tag=tag, purge=purge,
+    )
+
+
+def _environment_run(config: Any, script: ScriptDirectory, plan: Callable[[Any], Sequence[Any]], **options: Any) -> None:
+    from alembic.runtime.environment import EnvironmentContext
+
+    def steps(heads: Any, context: Any) -> list[Any]:
+        _runtime.announce_ddl(bool(context.impl.transactional_ddl))
+        return [_announced(step) for step in plan(heads)]
+
+    with _runtime.announcing(), EnvironmentContext(config, script, fn=steps, **options):
+        script.run_env()
+
+
+def _announced(step: Any) -> Any:
+    """``step`` with its ``migration_fn`` saying when it starts (same name: Alembic shows it in its log)."""
+    inner = step.migration_fn
+
+    @functools.wraps(inner)
+    def migration_fn(**kw: Any) -> Any:
+        _runtime.announce_step(step)
+        return inner(**kw)
+
+    step.migration_fn = migration_fn
+    return step

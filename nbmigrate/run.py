@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _runtime
-from ._internals import serving
 from .locks import migration_lock
 from .engine import applied_revisions, captured_warnings, output_text, run_contained
 from .errors import BadArguments
@@ -40,7 +39,7 @@ def migrate(
     target: str,
     *,
     plan: Callable[[ScriptDirectory, tuple[str, ...]], Any],
-    run: Callable[[], Any],
+    run: Callable[[ScriptDirectory], Any],
     preview: bool,
     schema: bool,
     progress: Progress | None,
@@ -91,11 +90,11 @@ def migrate(
             # it did not begin, so it commits nothing; nbmigrate rolls it back afterwards.
             outer = conn.begin() if preview else None
             try:
-                with serving(script), _runtime.recording(cancel), watch_commits(conn) as journal, _no_autocommit(preview):
+                with _runtime.recording(cancel), watch_commits(conn) as journal, _no_autocommit(preview):
                     state["journal"] = journal
                     with _version_table_read() as read, _observed(conn, preview) as observed:
                         state["observed"] = observed
-                        run()
+                        run(script)
             except BaseException:
                 if outer is not None and outer.is_active:
                     outer.rollback()

@@ -128,7 +128,7 @@ def ensure_version(project: Project, sql: bool = False) -> TextResult | SqlResul
 
     script = script_directory(project)
     if sql:
-        return offline(project, "ensure_version --sql", lambda: alembic.command.ensure_version(project.config, sql=True), script)
+        return offline(project, "ensure_version --sql", lambda script: alembic.command.ensure_version(project.config, sql=True), script)
 
     def run() -> None:
         with serving(script):

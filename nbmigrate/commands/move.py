@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _internals
-from ..engine import offline
+from ..engine import offline, run_downgrade, run_stamp, run_upgrade
 from ..errors import BadArguments, Interrupted, NbmigrateError, RiskyMigration
 from ..run import Progress, migrate
 from ..project import Project
@@ -32,12 +32,11 @@ def upgrade(
     ``accept_risk``, which still shows the findings; ``--preview`` and ``--sql`` show them too. On PostgreSQL ``--preview`` records what the
     server held and rewrote after each statement (``result.observed``).
     """
-    import alembic.command
 
     if sql and preview:
         raise BadArguments("--preview runs the migration and rolls it back; --sql only writes its SQL. Pick one.")
     if sql:
-        result = offline(project, f"upgrade {revision} --sql", lambda: alembic.command.upgrade(project.config, revision, sql=True, tag=tag))
+        result = offline(project, f"upgrade {revision} --sql", lambda script: run_upgrade(project.config, script, revision, sql=True, tag=tag))
         result.lint = _risk(project, revision, preview=False, refuse=False).get("lint")
         return result
     if ":" in revision:
@@ -46,7 +45,7 @@ def upgrade(
     migrated = migrate(
         project, "upgrade", revision,
         plan=lambda script, heads: _internals.upgrade_steps(script, revision, heads),
-        run=lambda: alembic.command.upgrade(project.config, revision, tag=tag),
+        run=lambda script: run_upgrade(project.config, script, revision, tag=tag),
         preview=preview, schema=schema, progress=progress,
         check=lambda: linted.update(_risk(project, revision, preview=preview, refuse=not (accept_risk or preview))),
     )
@@ -88,20 +87,19 @@ def downgrade(
     progress: Progress | None = None,
 ) -> MigrationResult | SqlResult:
     """Revert to a previous version."""
-    import alembic.command
 
     if sql and preview:
         raise BadArguments("--preview runs the migration and rolls it back; --sql only writes its SQL. Pick one.")
     if sql:
         if ":" not in revision:
             raise BadArguments("downgrade --sql needs a range <fromrev>:<torev>, e.g. `downgrade head:base --sql`.")
-        return offline(project, f"downgrade {revision} --sql", lambda: alembic.command.downgrade(project.config, revision, sql=True, tag=tag))
+        return offline(project, f"downgrade {revision} --sql", lambda script: run_downgrade(project.config, script, revision, sql=True, tag=tag))
     if ":" in revision:
         raise BadArguments("A range (a:b) needs --sql; to downgrade the database, give one target, e.g. `downgrade -1`.")
     return migrate(
         project, "downgrade", revision,
         plan=lambda script, heads: _internals.downgrade_steps(script, revision, heads),
-        run=lambda: alembic.command.downgrade(project.config, revision, tag=tag),
+        run=lambda script: run_downgrade(project.config, script, revision, tag=tag),
         preview=preview, schema=schema, progress=progress,
     )
 
@@ -116,7 +114,6 @@ def stamp(
     schema: bool = True,
 ) -> MigrationResult | SqlResult:
     """'stamp' the revision table with the given revision; don't run any migrations."""
-    import alembic.command
     from alembic import util
 
     targets = tuple(util.to_list(revisions))
@@ -128,11 +125,11 @@ def stamp(
                     f"stamp --sql takes a revision or FROM:TO with one colon, not {target!r}: "
                     "e.g. `stamp 0001:0002 --sql`."
                 )
-        return offline(project, f"stamp {label} --sql", lambda: alembic.command.stamp(project.config, list(targets), sql=True, tag=tag, purge=purge))
+        return offline(project, f"stamp {label} --sql", lambda script: run_stamp(project.config, script, list(targets), sql=True, tag=tag, purge=purge))
     return migrate(
         project, "stamp", label,
         plan=lambda script, heads: _internals.stamp_steps(script, targets, () if purge else heads),
-        run=lambda: alembic.command.stamp(project.config, list(targets), tag=tag, purge=purge),
+        run=lambda script: run_stamp(project.config, script, list(targets), tag=tag, purge=purge),
         preview=False, schema=schema, progress=None,
         # Where the stamp left the database: nothing left to stamp from there (purge or not).
         remaining=lambda script, heads: _internals.stamp_steps(script, targets, heads),

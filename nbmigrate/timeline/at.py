@@ -251,8 +251,6 @@ def between(project: Project, start: str, end: str, *, sql: bool = False) -> His
 
 def _sql_between(project: Project, a: Point, b: Point) -> str:
     """What ``alembic upgrade A:B --sql`` (or ``downgrade B:A --sql``) prints: the offline script between the points."""
-    import alembic.command
-
     from .. import engine
 
     if len(a.heads) > 1 or len(b.heads) > 1:
@@ -262,9 +260,9 @@ def _sql_between(project: Project, a: Point, b: Point) -> str:
     if a.applied <= b.applied:
         if a.applied == b.applied:
             return ""
-        return engine.offline(project, f"upgrade {line} --sql", lambda: alembic.command.upgrade(project.config, line, sql=True)).sql
+        return engine.offline(project, f"upgrade {line} --sql", lambda script: engine.run_upgrade(project.config, script, line, sql=True)).sql
     if b.applied <= a.applied:
-        return engine.offline(project, f"downgrade {line} --sql", lambda: alembic.command.downgrade(project.config, line, sql=True)).sql
+        return engine.offline(project, f"downgrade {line} --sql", lambda script: engine.run_downgrade(project.config, script, line, sql=True)).sql
     raise BadArguments(f"--sql needs one point below the other, and {a.label} and {b.label} are on different branches.")
 
 

@@ -18,18 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from . import masking
-from .errors import BadArguments, ConnectionFailed, NbmigrateError, ProjectNotFound
-from .paths import relative_path
+from .. import masking
+from ..errors import BadArguments, ConnectionFailed, NbmigrateError, ProjectNotFound
+from ..paths import relative_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection, Engine, URL
 
-    from ._watch import ChangeDetection
+    from .._watch import ChangeDetection
 
-TEMPLATE_DIR = Path(__file__).parent / "templates" / "nbmigrate"
+TEMPLATE_DIR = Path(__file__).parent.parent / "templates" / "nbmigrate"
 DEFAULT_VERSION_TABLE = "alembic_version"
 # Where `flask db` keeps a Flask-Migrate project (its `-d/--directory` default): alembic.ini inside.
 FLASK_MIGRATE_DIRECTORY = "migrations"
@@ -93,7 +93,7 @@ class Project:
         # The database env.py connected to when the config names none, and for which config.
         self._env_url: tuple[tuple[Any, ...] | None, URL] | None = None
         self.lock_timeout = 60.0  # seconds to wait for another run's database lock
-        from ._cache import ScriptCache
+        from .._cache import ScriptCache
 
         self._scripts = ScriptCache()
 
@@ -113,7 +113,7 @@ class Project:
 
     @change_detection.setter
     def change_detection(self, value: str) -> None:
-        from ._watch import CHANGE_DETECTION
+        from .._watch import CHANGE_DETECTION
 
         if value not in CHANGE_DETECTION:
             raise BadArguments(f"change_detection is 'auto', 'inotify' or 'stat', not {value!r}.")
@@ -279,7 +279,7 @@ class Project:
         other = Project.__new__(Project)
         other.__dict__.update(self.__dict__)
         other._config = other._config_key = other._override = other._engine = other._engine_url = other._env_url = None
-        from ._cache import ScriptCache
+        from .._cache import ScriptCache
 
         other._scripts = ScriptCache()
         other._config_named = True
@@ -377,7 +377,7 @@ class Project:
             except ModuleNotFoundError as exc:  # the dialect's driver: say what to install
                 raise ConnectionFailed(_missing_driver(url, exc.name or str(exc))) from None
             except Exception as exc:
-                from .errors import translate
+                from ..errors import translate
 
                 mapped = translate(exc, self.redact)
                 if mapped is None or mapped is exc:
@@ -404,7 +404,7 @@ class Project:
         try:
             conn = self.engine().connect()
         except Exception as exc:
-            from .errors import translate
+            from ..errors import translate
 
             mapped = translate(exc, self.redact)
             if mapped is None or mapped is exc:
@@ -447,8 +447,8 @@ class Project:
         """
         from alembic.runtime.environment import EnvironmentContext
 
-        from ._runtime import contained, in_worker
-        from .errors import translate
+        from .._runtime import contained, in_worker
+        from ..errors import translate
 
         if not self.exists:
             return None
@@ -664,7 +664,7 @@ def _config_paths(
     directory: Path | None,
 ) -> tuple[Path, Path]:
     """Which ini and pyproject.toml to read, by the ``alembic`` command line's own rules."""
-    from ._internals import config_files
+    from .._internals import config_files
 
     if config is None:
         names: list[str] | None = None

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.reflection import Inspector
 
-from ._internals import can_serve_sqlite_reflection, serving_sqlite_reflection
+from .._internals import can_serve_sqlite_reflection, serving_sqlite_reflection
 
 __all__ = [
     "CheckConstraint",
@@ -503,7 +503,7 @@ def snapshot(
         insp = sa.inspect(conn)
         dialect = conn.dialect
         if schema is not None and schema not in (known := insp.get_schema_names()):
-            from .errors import BadArguments
+            from ..errors import BadArguments
 
             raise BadArguments(f"The database has no schema {schema!r}; its schemas: {', '.join(sorted(known))}.")
         available = insp.get_table_names(schema=schema)

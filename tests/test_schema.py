@@ -786,7 +786,7 @@ def test_sqlite_bulk_reflection_gives_sqlalchemys_answer(sqlite_url: str, monkey
     """The bulk PRAGMA reads serve SQLAlchemy's own parsing: the snapshot is the same as without them."""
     import contextlib
 
-    from nbmigrate import schema as schema_module
+    from nbmigrate.schema import reflect
 
     create_shop(sqlite_url)
     with ops(sqlite_url) as op:
@@ -801,5 +801,5 @@ def test_sqlite_bulk_reflection_gives_sqlalchemys_answer(sqlite_url: str, monkey
         op.create_index("ix_wide_bc", "wide", ["b", "c"], unique=True)
     execute(sqlite_url, "CREATE VIEW v AS SELECT id FROM parent")
     fast = snapshot(sqlite_url)
-    monkeypatch.setattr(schema_module, "_sqlite_bulk_reflection", lambda conn, schema: contextlib.nullcontext())
+    monkeypatch.setattr(reflect, "_sqlite_bulk_reflection", lambda conn, schema: contextlib.nullcontext())
     assert snapshot(sqlite_url) == fast

@@ -23,7 +23,7 @@ import nbmigrate
 from nbmigrate import _internals
 
 PACKAGE = Path(nbmigrate.__file__).resolve().parent
-SEAM = PACKAGE / "_internals.py"
+SEAM = PACKAGE / "_internals" / "__init__.py"
 FOREIGN = ("alembic", "sqlalchemy")
 
 # Private names both nbmigrate (outside the seam) and Alembic or SQLAlchemy define. nbmigrate's

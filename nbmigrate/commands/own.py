@@ -130,13 +130,29 @@ def graph(
     ``save`` (``%migrate graph --save graph.svg``) also writes the graph as first drawn to that
     ``.svg`` file: the same SVG a saved notebook shows (``widget.svg``), a document of its own.
     """
-    from ..graph import RevisionGraph, render_svg
     from ..masking import mask
 
-    layout = engine or "graphviz-pure"
     if rev_range is not None and ":" not in rev_range:
         raise BadArguments("A graph range needs [start]:[end], e.g. `-r base:head` or `-r 0002:`.")
     target = _svg_target(save) if save is not None else None
+    build = _graph_builder(project, rev_range, engine or "graphviz-pure", collapse)
+    drawn, svg = build()
+    result = GraphResult(graph=drawn, svg=mask(svg), build=build, run=run)
+    if target is not None:
+        try:  # the SVG as it reaches the notebook (and its saved copy)
+            target.write_text(result.svg, encoding="utf-8")
+        except OSError as exc:  # a folder in the way, no permission, a full disk
+            raise BadArguments(f"Cannot save the graph to {target}: {exc.strerror or exc}.") from None
+    return result
+
+
+def _graph_builder(project: Project, rev_range: str | None, layout: str, collapse: int | None) -> Callable[..., Any]:
+    """``build(expand=())``: the graph and its SVG, laid out again each time but the first.
+
+    The first build happens in :func:`graph`, so that its errors (a bad range, no graphviz) are
+    the command's, not the widget's; the widget's first drawing is that one, not a second layout.
+    """
+    from ..graph import RevisionGraph, render_svg
 
     def build(expand: Sequence[str] = ()) -> tuple[RevisionGraph, str]:
         script = script_directory(project)
@@ -153,21 +169,21 @@ def graph(
         value, _ = run_contained(project, make)
         return value
 
-    # Built here so that errors (bad range, no graphviz) are the magic's, not the widget's; the
-    # widget's first drawing is this one, not a second build and layout of the same graph.
-    first = [build()]
+    return _FirstKept(build)
 
-    def build_once(expand: Sequence[str] = ()) -> tuple[RevisionGraph, str]:
-        if first and not expand:
-            return first.pop()
-        first.clear()
-        return build(expand)
 
-    drawn, svg = first[0]
-    result = GraphResult(graph=drawn, svg=mask(svg), build=build_once, run=run)
-    if target is not None:
-        try:  # the SVG as it reaches the notebook (and its saved copy)
-            target.write_text(result.svg, encoding="utf-8")
-        except OSError as exc:  # a folder in the way, no permission, a full disk
-            raise BadArguments(f"Cannot save the graph to {target}: {exc.strerror or exc}.") from None
-    return result
+class _FirstKept:
+    """``build(expand=())`` that lays the graph out once for the command and the widget's first drawing."""
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self._build = build
+        self._kept: Any = None
+        self._first = True
+
+    def __call__(self, expand: Sequence[str] = ()) -> Any:
+        if self._first:
+            self._first = False
+            self._kept = self._build(expand)
+            return self._kept
+        kept, self._kept = self._kept, None
+        return kept if kept is not None and not expand else self._build(expand)

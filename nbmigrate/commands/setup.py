@@ -20,6 +20,19 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
 
     config = project.config_for_init()
     template_arg = str(TEMPLATE_DIR) if template == "nbmigrate" else template
+    target, given = _init_target(project, directory)
+    existed = project.ini_path.is_file()
+
+    def run() -> None:
+        alembic.command.init(config, str(given), template=template_arg, package=package)
+
+    _, capture = run_contained(project, run)
+    project.invalidate()
+    return _init_result(project, directory, target, capture, existed=existed, own_template=template == "nbmigrate")
+
+
+def _init_target(project: Project, directory: str) -> tuple[Path, Path]:
+    """The folder ``init`` makes, and the path to give Alembic for it; refused with a message when it cannot be."""
     if "\x00" in str(directory):
         raise BadArguments("The folder's name holds a NUL byte (\\x00), which no path can hold: remove it. Nothing was written.")
     target = Path(directory)
@@ -27,7 +40,6 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
         # Like `alembic -c conf/alembic.ini init DIR`: DIR is relative to where we run, not to the ini.
         target = (project.directory or Path.cwd()) / target
     _check_init_folder(project, target, directory)
-    existed = project.ini_path.is_file()
     if not project.ini_path.parent.is_dir():
         raise BadArguments(
             f"The folder of {relative_path(project.ini_path)} does not exist: create it first, or give -c a "
@@ -37,12 +49,11 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
     # A relative directory lets Alembic write `script_location = %(here)s/...` (and the SQLite
     # URL beside it), so the project still works when its folder is moved or cloned.
     given = target if Path(directory).is_absolute() else Path(os.path.relpath(target))
+    return target, given
 
-    def run() -> None:
-        alembic.command.init(config, str(given), template=template_arg, package=package)
 
-    _, capture = run_contained(project, run)
-    project.invalidate()
+def _init_result(project: Project, directory: str, target: Path, capture: Any, *, existed: bool, own_template: bool) -> InitResult:
+    """What ``init`` wrote, and what the project uses now."""
     files = sorted(str(p.relative_to(target.parent)) for p in target.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     warnings = captured_warnings(project, capture)
     if not existed:
@@ -56,7 +67,7 @@ def init(project: Project, directory: str = "migrations", template: str = "nbmig
             f"`%migrate -c NEW.ini init {directory}` for a separate project."
         )
     output = output_text(project, capture)
-    if template == "nbmigrate":  # its URL needs no edit: leave out Alembic's reminder to make one
+    if own_template:  # its URL needs no edit: leave out Alembic's reminder to make one
         output = "".join(line for line in output.splitlines(keepends=True) if not line.startswith("Please edit"))
     return InitResult(
         command=f"init {directory}",

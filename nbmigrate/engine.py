@@ -235,13 +235,7 @@ def offline(project: Project, command: str, fn: Callable[[ScriptDirectory], Any]
 
 def run_upgrade(config: Any, script: ScriptDirectory, revision: str, *, sql: bool = False, tag: str | None = None) -> None:
     """``alembic upgrade revision`` (``a:b`` with ``sql``)."""
-    from alembic.util import CommandError
-
-    starting_rev = None
-    if ":" in revision:
-        if not sql:
-            raise CommandError("Range revision not allowed")
-        starting_rev, revision = revision.split(":", 2)
+    starting_rev, revision = _range(revision, sql, required=False)
     _environment_run(
         config, script, lambda heads: _internals.upgrade_steps(script, revision, heads),
         as_sql=sql, starting_rev=starting_rev, destination_rev=revision, tag=tag,
@@ -250,15 +244,7 @@ def run_upgrade(config: Any, script: ScriptDirectory, revision: str, *, sql: boo
 
 def run_downgrade(config: Any, script: ScriptDirectory, revision: str, *, sql: bool = False, tag: str | None = None) -> None:
     """``alembic downgrade revision`` (``a:b`` with ``sql``, where it is required)."""
-    from alembic.util import CommandError
-
-    starting_rev = None
-    if ":" in revision:
-        if not sql:
-            raise CommandError("Range revision not allowed")
-        starting_rev, revision = revision.split(":", 2)
-    elif sql:
-        raise CommandError("downgrade with --sql requires <fromrev>:<torev>")
+    starting_rev, revision = _range(revision, sql, required=True)
     _environment_run(
         config, script, lambda heads: _internals.downgrade_steps(script, revision, heads),
         as_sql=sql, starting_rev=starting_rev, destination_rev=revision, tag=tag,
@@ -284,6 +270,20 @@ def run_stamp(
         config, script, lambda heads: _internals.stamp_steps(script, targets, heads),
         as_sql=sql, starting_rev=starting_rev, destination_rev=targets, tag=tag, purge=purge,
     )
+
+
+def _range(revision: str, sql: bool, *, required: bool) -> tuple[str | None, str]:
+    """``(start, destination)`` of a target, ``a:b`` only with ``sql`` (where downgrade ``required`` it), as Alembic says."""
+    from alembic.util import CommandError
+
+    if ":" in revision:
+        if not sql:
+            raise CommandError("Range revision not allowed")
+        start, destination = revision.split(":", 2)
+        return start, destination
+    if sql and required:
+        raise CommandError("downgrade with --sql requires <fromrev>:<torev>")
+    return None, revision
 
 
 def _environment_run(config: Any, script: ScriptDirectory, plan: Callable[[Any], Sequence[Any]], **options: Any) -> None:

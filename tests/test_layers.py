@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     )),
     ("models", ("nbmigrate.results",)),
     ("render", ("nbmigrate.render", "nbmigrate.render.*")),
-    ("base", ("nbmigrate.errors", "nbmigrate.masking", "nbmigrate.paths", "nbmigrate._runtime", "nbmigrate._watch", "nbmigrate.observe")),
+    ("base", ("nbmigrate.errors", "nbmigrate.masking", "nbmigrate.paths", "nbmigrate.walk", "nbmigrate._runtime", "nbmigrate._watch", "nbmigrate.observe")),
 ]
 
 # Imports allowed to point up or close a cycle: none. (A listed edge that no longer exists fails

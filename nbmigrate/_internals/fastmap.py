@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..walk import reachable
 from .revisions import below, revision_index
 from .versions import alembic_private
 from .walks import branch_heads, topological_order
@@ -142,20 +143,15 @@ def applied(rmap: RevisionMap, heads: Sequence[str], *, fast: bool | None = None
     key = tuple(heads)
     if links is not None and links.applied is not None and links.applied[0] == key:
         return set(links.applied[1])
-    seen: set[str] = set()
-    todo = [h for h in heads if h in id_to_rev]
-    while todo:
-        rev_id = todo.pop()
-        if rev_id in seen:
-            continue
-        seen.add(rev_id)
-        ups = links.below.get(rev_id) if links is not None else None
-        if ups is None:
-            rev = id_to_rev.get(rev_id)
-            if rev is None:
-                continue
-            ups = below(rev, id_to_rev, fast=fast)
-        todo.extend(ups)
+
+    def ups(rev_id: str) -> Sequence[str]:
+        known = links.below.get(rev_id) if links is not None else None
+        if known is not None:
+            return known
+        rev = id_to_rev.get(rev_id)
+        return below(rev, id_to_rev, fast=fast) if rev is not None else ()
+
+    seen = reachable((h for h in heads if h in id_to_rev), ups)
     if links is not None:
         links.applied = (key, frozenset(seen))
     return seen

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..walk import reachable
 from .revisions import down_revisions
 
 
@@ -127,14 +128,9 @@ def branch_heads(id_to_rev: Mapping[str, Any], targets: set[Any]) -> set[Any]:
     ``down_revision`` only); what remains are the targets that are not a strict ancestor of
     another one, whatever order it checks them in.
     """
-    seen: set[str] = set()
-    stack = [up for t in targets for up in down_revisions(t)]
-    while stack:
-        rev_id = stack.pop()
-        if rev_id in seen:
-            continue
-        seen.add(rev_id)
+    def ups(rev_id: str) -> tuple[str, ...]:
         rev = id_to_rev.get(rev_id)
-        if rev is not None:
-            stack.extend(down_revisions(rev))
+        return down_revisions(rev) if rev is not None else ()
+
+    seen = reachable((up for t in targets for up in down_revisions(t)), ups)
     return {t for t in targets if t.revision not in seen}

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..walk import reachable
 from .. import _internals, engine
 from ..errors import NbmigrateError, RevisionProblem
 from ..project import Project
@@ -41,16 +42,7 @@ def _without(project: Project, script: ScriptDirectory, rev_id: str) -> ScriptDi
     from alembic.script.revision import RevisionMap
 
     rmap = _internals.revision_index(script)
-    drop = set()
-    todo = [rev_id]
-    while todo:
-        current = todo.pop()
-        if current in drop:
-            continue
-        drop.add(current)
-        rev = rmap.get(current)
-        if rev is not None:
-            todo.extend(rev.nextrev)
+    drop = reachable([rev_id], lambda current: rmap[current].nextrev if rmap.get(current) is not None else ())
     fresh = [Script(s.module, s.revision, s.path) for s in _all_scripts(script) if s.revision not in drop]
     reduced = ScriptDirectory.from_config(project.config)
     reduced.revision_map = RevisionMap(lambda: fresh)

@@ -6,6 +6,7 @@ import heapq
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..walk import reachable
 from ..render._dot import APPLIED, PENDING
 from .nodes import Edge, RevisionNode
 
@@ -17,15 +18,7 @@ def _reachable(
     known: Mapping[str, Any],
 ) -> set[str]:
     # One pass over the map, each id visited once: Alembic's per-node traversals are superlinear.
-    seen: set[str] = set()
-    stack = [c for c in current if c in known]
-    while stack:
-        rid = stack.pop()
-        if rid in seen:
-            continue
-        seen.add(rid)
-        stack.extend(p for p in down[rid] + deps[rid] if p in known and p not in seen)
-    return seen
+    return reachable((c for c in current if c in known), lambda rid: (p for p in down[rid] + deps[rid] if p in known))
 
 
 def _topological(nodes: Mapping[str, RevisionNode], edges: Iterable[Edge]) -> tuple[str, ...]:

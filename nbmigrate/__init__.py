@@ -8,7 +8,7 @@ every command returns.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BadArguments,
@@ -22,7 +22,9 @@ from .errors import (
     RevisionProblem,
     RiskyMigration,
 )
-from .api import Project
+
+if TYPE_CHECKING:
+    from .api import Project
 
 __version__ = "0.1.0"
 
@@ -66,6 +68,15 @@ def schema_at(project: Project, revision: str) -> Any:
 
     project.require()
     return build(project, revision)
+
+
+def __getattr__(name: str) -> Any:
+    """``nbmigrate.Project`` is imported when first asked for, so that ``%load_ext`` stays light."""
+    if name == "Project":
+        from .api import Project
+
+        return Project
+    raise AttributeError(f"module 'nbmigrate' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:

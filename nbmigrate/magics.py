@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
@@ -20,9 +20,11 @@ from ._watch import CHANGE_DETECTION
 from .errors import NbmigrateError
 from .masking import mask, mask_exception, mask_lines
 from .parser import Invocation, dispatch, parse
-from .api import Project
 from .results import GraphResult
 from .project import ensure_alembic
+
+if TYPE_CHECKING:
+    from .api import Project
 
 
 @magics_class
@@ -57,6 +59,8 @@ class MigrateMagics(Magics):
         ``-x`` belongs to one line, not to a project: the same project (its ``connect``ed database,
         its warm revision map) runs the line with that line's ``-x`` values.
         """
+        from .api import Project  # the verbs, imported with the first line that needs a project
+
         config = invocation.config or ([self.config_file] if self.config_file else None)
         project = Project(config, name=invocation.name, x=invocation.x)
         key = (str(project.ini_path.resolve()), str(project.toml_path.resolve()), project.name)

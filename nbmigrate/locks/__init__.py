@@ -90,8 +90,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import _runtime
-from .errors import LockTimeout
+from .. import _runtime
+from ..errors import LockTimeout
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

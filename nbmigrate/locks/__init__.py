@@ -78,7 +78,6 @@ migration's own on transactional SQLite) is known to have stayed.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import sys
@@ -86,7 +85,6 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import _runtime
@@ -100,6 +98,8 @@ from .commits import (
     transaction_control,
     watch_commits,
 )
+from .filelock import _FileLock
+from .key import LockKey, lock_key
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -172,77 +172,6 @@ def database_lock(
         finally:
             held.discard(identity)
             lock.release()
-
-
-@dataclass(frozen=True)
-class LockKey:
-    """The version table a migration lock stands for, named as the database resolves it.
-
-    ``database`` is PostgreSQL's ``current_database()``, MySQL's database (the table's schema)
-    or the SQLite file's absolute path; ``schema`` is where the table is (or would be created),
-    see the module docstring. ``name`` is what the lock is taken on.
-    """
-
-    dialect: str
-    database: str
-    schema: str
-    table: str
-    name: str
-
-
-def lock_key(conn: Connection, version_table: str = "alembic_version", schema: str | None = None) -> LockKey:
-    """The :class:`LockKey` of ``version_table`` in ``schema`` (``None``: the connection's default).
-
-    nbmigrate's runs and nbmigrate's ``env.py`` under the ``alembic`` command line both lock
-    through this, so one table is one lock however each configuration names it. Nothing of
-    the caller's transaction is committed; outside one, none is left open.
-    """
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        database, current, found = _row_of(
-            conn,
-            "SELECT current_database(), current_schema(), (SELECT n.nspname FROM pg_catalog.pg_class c "
-            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.oid = to_regclass(quote_ident(CAST(:table AS text))))",
-            table=version_table,
-        )
-        resolved = schema or found or current or ""
-        return LockKey(dialect, database, resolved, version_table, f"{database}.{resolved}.{version_table}")
-    if dialect in ("mysql", "mariadb"):
-        database, lower = _row_of(conn, "SELECT DATABASE(), @@lower_case_table_names")
-        resolved, table = schema or database or "", version_table
-        if int(lower or 0):
-            resolved, table = resolved.lower(), table.lower()
-        return LockKey("mysql", resolved, resolved, table, f"{resolved}.{table}")
-    if dialect == "sqlite":
-        resolved = (schema or "main").lower()
-        path = _sqlite_file(conn, resolved)
-        # An in-memory or temporary database is private to its connection.
-        database = os.path.realpath(path) if path else f":memory:{id(conn.connection.driver_connection)}"
-        return LockKey(dialect, database, resolved, version_table.lower(), database)
-    return LockKey(dialect, "", schema or "", version_table, f"{schema + '.' if schema else ''}{version_table}")
-
-
-def _row_of(conn: Connection, sql: str, **params: Any) -> Any:
-    """One row of a query, without leaving a transaction of its own open."""
-    from sqlalchemy import text
-
-    began = not conn.in_transaction()
-    try:
-        return conn.execute(text(sql), params).one()
-    finally:
-        if began and conn.in_transaction():
-            conn.rollback()
-
-
-def _sqlite_file(conn: Connection, schema: str) -> str:
-    """The file of an SQLite connection's ``schema`` ('' when in memory), read past SQLAlchemy."""
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute("PRAGMA database_list")
-        return next((file or "" for _, name, file in cursor.fetchall() if name.lower() == schema), "")
-    finally:
-        cursor.close()
 
 
 def print_notice(text: str) -> None:
@@ -521,120 +450,6 @@ class _SQLite(_Lock):
 
     def release(self) -> None:
         self.conn.info.pop(SQLITE_BEGIN_KEY, None)
-
-
-class _FileLock:
-    """An OS lock on a file, taken without waiting, that the path's file is removed with.
-
-    Removing the file as the lock is let go leaves no file behind between runs. A waiter may
-    have opened the file just before: once it holds the lock it checks that the path still
-    names that file, and opens the path anew if not, so two runs never hold two files.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd: int | None = None
-        self.unsupported = False  # no file here, or no locks on this filesystem: nothing to hold
-
-    @property
-    def held(self) -> bool:
-        return self.fd is not None
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free (or cannot be had here at all); False while another holds it."""
-        while self.fd is None and not self.unsupported:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-            except OSError:
-                self.unsupported = True  # e.g. a read-only folder: SQLite's write lock is all there is
-                break
-            try:
-                taken = _lock_file(fd)
-                if taken and _names(self.path, fd):
-                    os.ftruncate(fd, 0)
-                    os.write(fd, f"{os.getpid()}\n".encode())
-                    self.fd = fd
-                    break
-            except OSError:
-                self.unsupported = True  # a filesystem without locks
-                taken = False
-            except BaseException:
-                os.close(fd)
-                raise
-            os.close(fd)
-            if not taken:
-                return self.unsupported
-            # Taken, but its holder removed the file as it let go: try the file now at the path.
-        return True
-
-    def holder(self) -> str | None:
-        """The process id the holder wrote, if it can be read."""
-        try:
-            with open(self.path, encoding="ascii") as file:
-                text = file.read(32).strip()
-        except (OSError, ValueError):
-            return None
-        return text if text.isdigit() else None
-
-    def release(self) -> None:
-        fd, self.fd = self.fd, None
-        if fd is None:
-            return
-        try:
-            if _names(self.path, fd):
-                os.unlink(self.path)  # while still held: see the class docstring
-        except OSError:
-            pass  # a file that cannot be removed (Windows keeps open files) is reused next time
-        finally:
-            _unlock_file(fd)
-            os.close(fd)
-
-
-def _lock_file(fd: int) -> bool:
-    """Lock ``fd``'s file without waiting: True if taken, False if another holds it."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EDEADLK):
-                return False
-            raise
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return False
-        raise
-    return True
-
-
-def _unlock_file(fd: int) -> None:
-    try:
-        import fcntl
-    except ImportError:
-        import msvcrt
-
-        with contextlib.suppress(OSError):
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-        return
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _names(path: str, fd: int) -> bool:
-    """Whether ``path`` still names the file open as ``fd``."""
-    try:
-        here, there = os.stat(path), os.fstat(fd)
-    except OSError:
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def _raw_in_transaction(conn: Connection) -> bool:

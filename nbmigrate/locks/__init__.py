@@ -80,15 +80,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import sys
 import threading
-import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .. import _runtime
-from ..errors import LockTimeout
+from .base import Notify, _Lock
 from .commits import (
     Ended,
     Journal,
@@ -100,13 +96,11 @@ from .commits import (
 )
 from .filelock import _FileLock
 from .key import LockKey, lock_key
+from .wait import POLL_SECONDS, _acquire, print_notice
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-Notify = Callable[[str], None]
-
-POLL_SECONDS = 0.1  # how often a waiting run tries the lock again
 SQLITE_BEGIN_KEY = "nbmigrate.begin"  # the begin hook project.transactional_sqlite calls while locked
 SQLITE_LOCK_SUFFIX = ".nbmigrate-lock"  # the file beside an SQLite database that runs lock
 
@@ -174,106 +168,7 @@ def database_lock(
             lock.release()
 
 
-def print_notice(text: str) -> None:
-    """The default ``notify``: one line on standard error."""
-    print(f"nbmigrate: {text}", file=sys.stderr, flush=True)
-
-
-def _acquire(lock: _Lock, attempt: Callable[[], bool] | None = None) -> None:
-    """Take ``lock``, polling; announce a wait, warn once taken after one, give up after its timeout."""
-    attempt = attempt or lock.try_acquire
-    started = time.monotonic()
-    if attempt():
-        return
-    waiting = f"the migration lock on {lock.where}: {lock.holder()} is migrating this database"
-    if lock.notify is not None:
-        lock.notify(f"Waiting for {waiting} (up to {lock.timeout:g} s)…")
-    with _runtime.interruptible():  # Ctrl-C while waiting: stop here, nothing has run
-        _wait(lock, attempt, started, waiting)
-    waited = time.monotonic() - started
-    warnings.warn(
-        f"Waited {waited:.1f} s for {waiting}; this run started once it had finished, from the "
-        "revisions it left.",
-        stacklevel=3,
-    )
-
-
-def _wait(lock: _Lock, attempt: Callable[[], bool], started: float, waiting: str) -> None:
-    while True:
-        _runtime.checkpoint()
-        elapsed = time.monotonic() - started
-        if elapsed >= lock.timeout:
-            raise LockTimeout(
-                f"Gave up after {elapsed:.0f} s waiting for {waiting}. Nothing was run. Let that run "
-                "finish and try again, or wait longer: `%config MigrateMagics.lock_timeout = 300` "
-                "(from Python: `project.lock_timeout = 300`)."
-            )
-        time.sleep(min(POLL_SECONDS, max(0.0, lock.timeout - elapsed)))
-        if attempt():
-            return
-
-
 # -- one lock per kind of database ---------------------------------------------------------
-
-
-class _Lock:
-    """How one kind of database takes, reports and releases the migration lock."""
-
-    timeout: float = 0.0
-    notify: Notify | None = None
-    where: str = ""
-
-    def __init__(self, conn: Connection, key: LockKey) -> None:
-        self.conn = conn
-        self.key = key
-        self.name = key.name
-        self.outer = conn.in_transaction()  # the caller's transaction: leave it open
-
-    def usable(self) -> bool:
-        return True
-
-    @contextlib.contextmanager
-    def callers_settings_kept(self) -> Iterator[None]:
-        """Around the whole lock, from before its first attempt: give back what it changes on ``conn``."""
-        yield
-
-    @contextlib.contextmanager
-    def whole_run(self) -> Iterator[None]:
-        """Around the whole lock, from before its first attempt: let go of what lasts the whole run."""
-        yield
-
-    def try_acquire(self) -> bool:
-        raise NotImplementedError
-
-    def holder(self) -> str:
-        return "another run"
-
-    def hold(self) -> None:
-        """Called once the lock is taken, before the block runs."""
-
-    def release(self) -> None:
-        raise NotImplementedError
-
-    def _scalar(self, sql: str, **params: Any) -> Any:
-        """One value from a query, without leaving a transaction open (unless it is the caller's)."""
-        from sqlalchemy import text
-
-        try:
-            return self.conn.execute(text(sql), params).scalar()
-        finally:
-            if not self.outer and self.conn.in_transaction():
-                self.conn.commit()
-
-    def _end_or_invalidate(self, sql: str, **params: Any) -> None:
-        """Release with ``sql``; when that fails, close the session so the database lets go."""
-        try:
-            if not self.outer and self.conn.in_transaction():
-                self.conn.rollback()  # a failed run's open transaction; never commit its remains
-            self._scalar(sql, **params)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.conn.invalidate()
-            raise
 
 
 class _Postgres(_Lock):

@@ -78,8 +78,6 @@ migration's own on transactional SQLite) is known to have stayed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -94,15 +92,13 @@ from .commits import (
     transaction_control,
     watch_commits,
 )
-from .filelock import _FileLock
 from .key import LockKey, lock_key
+from .server import _MySQL, _Postgres
+from .sqlite import SQLITE_BEGIN_KEY, SQLITE_LOCK_SUFFIX, _SQLite
 from .wait import POLL_SECONDS, _acquire, print_notice
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-
-SQLITE_BEGIN_KEY = "nbmigrate.begin"  # the begin hook project.transactional_sqlite calls while locked
-SQLITE_LOCK_SUFFIX = ".nbmigrate-lock"  # the file beside an SQLite database that runs lock
 
 _held = threading.local()  # lock identities this thread holds, for re-entrance
 
@@ -169,200 +165,6 @@ def database_lock(
 
 
 # -- one lock per kind of database ---------------------------------------------------------
-
-
-class _Postgres(_Lock):
-    def __init__(self, conn: Connection, key: LockKey) -> None:
-        super().__init__(conn, key)
-        digest = hashlib.blake2b(f"nbmigrate:{key.name}".encode(), digest_size=8).digest()
-        self.key = int.from_bytes(digest, "big", signed=True)
-
-    def try_acquire(self) -> bool:
-        fn = "pg_try_advisory_xact_lock" if self.outer else "pg_try_advisory_lock"
-        try:
-            return bool(self._scalar(f"SELECT {fn}(:key)", key=self.key))
-        except BaseException:
-            self._end_or_invalidate("SELECT pg_advisory_unlock(:key)", key=self.key)  # in case it was granted
-            raise
-
-    def holder(self) -> str:
-        unsigned = self.key & 0xFFFFFFFFFFFFFFFF
-        try:
-            row = self._row(
-                "SELECT a.pid, a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
-                "LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-                "AND l.granted AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 "
-                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                hi=unsigned >> 32, lo=unsigned & 0xFFFFFFFF,
-            )
-        except Exception:
-            return "another run"
-        if row is None or row[0] is None:
-            return "another run"
-        pid, app, addr, since = row
-        parts = [f"PostgreSQL backend {pid}"]
-        if app:
-            parts.append(f"application {app!r}")
-        if addr:
-            parts.append(f"from {addr}")
-        if since is not None:
-            parts.append(f"connected since {since:%H:%M:%S}")
-        return "another run (" + ", ".join(parts) + ")"
-
-    def _row(self, sql: str, **params: Any) -> Any:
-        from sqlalchemy import text
-
-        try:
-            return self.conn.execute(text(sql), params).first()
-        finally:
-            if not self.outer and self.conn.in_transaction():
-                self.conn.rollback()
-
-    def release(self) -> None:
-        if not self.outer:
-            self._end_or_invalidate("SELECT pg_advisory_unlock(:key)", key=self.key)
-
-
-class _MySQL(_Lock):
-    def __init__(self, conn: Connection, key: LockKey) -> None:
-        super().__init__(conn, key)
-        full = f"nbmigrate:{key.name}"
-        # Lock names are at most 64 characters; a long one is replaced by its hash.
-        self.lock_name = full if len(full) <= 64 else "nbmigrate:" + hashlib.sha1(full.encode()).hexdigest()
-
-    def try_acquire(self) -> bool:
-        try:
-            return self._scalar("SELECT GET_LOCK(:name, 0)", name=self.lock_name) == 1
-        except BaseException:
-            self._end_or_invalidate("SELECT RELEASE_LOCK(:name)", name=self.lock_name)
-            raise
-
-    def holder(self) -> str:
-        try:
-            owner = self._scalar("SELECT IS_USED_LOCK(:name)", name=self.lock_name)
-        except Exception:
-            owner = None
-        return f"another run (connection {owner})" if owner else "another run"
-
-    def release(self) -> None:
-        self._end_or_invalidate("SELECT RELEASE_LOCK(:name)", name=self.lock_name)
-
-
-class _SQLite(_Lock):
-    """A file lock for the whole run, and SQLite's write lock taken by each of its transactions.
-
-    See the module docstring.
-    """
-
-    held_timeout = 0  # the busy timeout while the lock is held, in milliseconds
-
-    def __init__(self, conn: Connection, key: LockKey) -> None:
-        super().__init__(conn, key)
-        self.file_lock = _FileLock(key.database + SQLITE_LOCK_SUFFIX) if os.path.isabs(key.database) else None
-
-    def usable(self) -> bool:
-        # Inside the caller's transaction the run cannot begin its own: nothing to take.
-        return not self.outer and not _raw_in_transaction(self.conn)
-
-    @contextlib.contextmanager
-    def callers_settings_kept(self) -> Iterator[None]:
-        # Read once, before any probe sets it, so that exactly the caller's value comes back:
-        # 0 ("fail at once when locked") included.
-        callers = int(self._pragma("PRAGMA busy_timeout"))
-        # Once the lock is held, commits may still wait for readers as long as SQLite's own
-        # timeout (or ours, if longer) allows.
-        self.held_timeout = max(callers, int(self.timeout * 1000))
-        try:
-            yield
-        finally:
-            if not (self.conn.invalidated or self.conn.closed):
-                with contextlib.suppress(Exception):  # a broken connection must not hide why the run ended
-                    self._pragma(f"PRAGMA busy_timeout = {callers}")
-
-    @contextlib.contextmanager
-    def whole_run(self) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            if self.file_lock is not None:
-                self.file_lock.release()
-
-    def try_acquire(self) -> bool:
-        if self.file_lock is not None and not self.file_lock.try_acquire():
-            return False
-        return self._begin_immediate(keep=False)
-
-    def holder(self) -> str:
-        if self.file_lock is not None and not self.file_lock.held:
-            process = self.file_lock.holder()
-            return f"another run (process {process})" if process else "another run"
-        return "another connection"
-
-    def hold(self) -> None:
-        self.conn.info[SQLITE_BEGIN_KEY] = self.begin
-
-    def begin(self, conn: Connection) -> None:
-        """The run's ``BEGIN``: ``BEGIN IMMEDIATE``, waiting for the write lock as :func:`_acquire` does."""
-        try:
-            _acquire(self, lambda: self._begin_immediate(keep=True))
-        except BaseException:
-            _autobegin_again(conn)
-            raise
-
-    def _begin_immediate(self, keep: bool) -> bool:
-        """Try ``BEGIN IMMEDIATE`` without SQLite's own busy wait; keep the transaction or roll it back."""
-        self._pragma("PRAGMA busy_timeout = 0")
-        try:
-            try:
-                self._pragma("BEGIN IMMEDIATE")
-            except Exception as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    return False
-                raise
-            finally:
-                self._pragma(f"PRAGMA busy_timeout = {self.held_timeout}")
-            if not keep:
-                self._pragma("ROLLBACK")
-        except BaseException:
-            # Interrupted (or failed) after BEGIN IMMEDIATE returned: the open transaction is the
-            # lock's own (usable() and SQLAlchemy's begin both start outside one), and it holds
-            # the write lock until the connection closes.
-            if _raw_in_transaction(self.conn):
-                with contextlib.suppress(Exception):
-                    self._pragma("ROLLBACK")
-            raise
-        return True
-
-    def _pragma(self, sql: str) -> Any:
-        """Run ``sql`` on the DBAPI connection, past SQLAlchemy (and its transaction events)."""
-        cursor = self.conn.connection.cursor()
-        try:
-            cursor.execute(sql)
-            row = cursor.fetchone() if cursor.description else None
-            return row[0] if row else None
-        finally:
-            cursor.close()
-
-    def release(self) -> None:
-        self.conn.info.pop(SQLITE_BEGIN_KEY, None)
-
-
-def _raw_in_transaction(conn: Connection) -> bool:
-    driver = conn.connection.driver_connection
-    return bool(getattr(driver, "in_transaction", False))
-
-
-def _autobegin_again(conn: Connection) -> None:
-    """Undo what a failed ``begin`` listener leaves behind in SQLAlchemy's ``Connection``.
-
-    SQLAlchemy marks a connection as beginning before it calls the ``begin`` listeners and clears
-    the mark only after they return. Left marked, the connection never autobegins again: the
-    caller's next statements would run outside any transaction, autocommitted on transactional
-    SQLite, where a rollback cannot undo them.
-    """
-    mark = "_Connection__in_begin"
-    if hasattr(conn, mark):
-        setattr(conn, mark, False)
 
 
 _KINDS: dict[str, type[_Lock]] = {"postgresql": _Postgres, "mysql": _MySQL, "mariadb": _MySQL, "sqlite": _SQLite}

@@ -73,16 +73,26 @@ After each statement it asks the driver whether a transaction is still open (pys
 ``in_transaction``, psycopg's transaction status, PyMySQL's server status), so a statement the
 database ran outside any transaction (pysqlite's DDL, anything after a ``COMMIT`` of the
 migration's own on transactional SQLite) is known to have stayed.
+
+The package, one idea per module (each imports its siblings, never the package):
+
+==============  =================================================================================
+``hold``        :func:`migration_lock` and :func:`database_lock`: the lock around a run, re-entrant
+                per thread, and which kind of lock each database gets.
+``key``         :class:`LockKey` and :func:`lock_key`: the version table as the database resolves it.
+``wait``        taking a lock: polling, the notice of a wait, the warning after one,
+                :class:`LockTimeout`; :func:`print_notice`.
+``base``        ``_Lock``, what every kind of database's lock does; ``Notify``.
+``server``      PostgreSQL's advisory lock, MySQL's and MariaDB's ``GET_LOCK``.
+``sqlite``      SQLite's lock: the lock file for the run, ``BEGIN IMMEDIATE`` per transaction.
+``filelock``    the OS lock on a file (``flock``; ``msvcrt.locking`` on Windows).
+``commits``     :func:`watch_commits` and the :class:`Journal` of what a run committed.
+==============  =================================================================================
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-from .base import Notify, _Lock
+from .base import Notify
 from .commits import (
     Ended,
     Journal,
@@ -92,79 +102,26 @@ from .commits import (
     transaction_control,
     watch_commits,
 )
+from .hold import database_lock, migration_lock
 from .key import LockKey, lock_key
-from .server import _MySQL, _Postgres
-from .sqlite import SQLITE_BEGIN_KEY, SQLITE_LOCK_SUFFIX, _SQLite
-from .wait import POLL_SECONDS, _acquire, print_notice
+from .sqlite import SQLITE_BEGIN_KEY, SQLITE_LOCK_SUFFIX
+from .wait import POLL_SECONDS, print_notice
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-_held = threading.local()  # lock identities this thread holds, for re-entrance
-
-
-@contextlib.contextmanager
-def migration_lock(project: Any, conn: Connection, notify: Notify | None = None) -> Iterator[None]:
-    """Hold the database's migration lock for ``project``'s version table while the block runs.
-
-    A wait is announced through ``notify``; without one, on ``sys.stderr`` (which a notebook shows
-    under the running cell).
-    """
-    with database_lock(
-        conn,
-        version_table=project.version_table,
-        schema=project.version_table_schema,
-        timeout=project.lock_timeout,
-        notify=notify or print_notice,
-        database=project.display_url,
-    ):
-        yield
-
-
-@contextlib.contextmanager
-def database_lock(
-    conn: Connection,
-    *,
-    version_table: str = "alembic_version",
-    schema: str | None = None,
-    timeout: float = 60.0,
-    notify: Notify | None = None,
-    database: str | None = None,
-) -> Iterator[None]:
-    """Hold the migration lock of ``conn``'s database (see the module docstring) while the block runs.
-
-    ``conn`` must be outside a transaction, or inside one its owner manages (then nothing is
-    committed and, on SQLite, no lock is taken). ``database`` names the database in messages.
-    """
-    kind = _KINDS.get(conn.dialect.name)
-    if kind is None:
-        yield
-        return
-    key = lock_key(conn, version_table, schema)
-    lock = kind(conn, key)
-    # The server and the resolved table: the same table reached by two URLs is one lock (SQLite:
-    # one file), which a thread holding it must not wait for.
-    url = conn.engine.url
-    identity = (key.dialect, None if key.dialect == "sqlite" else (url.host, url.port), key.name)
-    held: set[Any] = _held.__dict__.setdefault("identities", set())
-    if identity in held or not lock.usable():
-        yield
-        return
-    lock.timeout = max(0.0, timeout)
-    lock.notify = notify
-    lock.where = database or url.render_as_string(hide_password=True)
-    with lock.callers_settings_kept(), lock.whole_run():
-        _acquire(lock)
-        held.add(identity)
-        try:
-            lock.hold()
-            yield
-        finally:
-            held.discard(identity)
-            lock.release()
-
-
-# -- one lock per kind of database ---------------------------------------------------------
-
-
-_KINDS: dict[str, type[_Lock]] = {"postgresql": _Postgres, "mysql": _MySQL, "mariadb": _MySQL, "sqlite": _SQLite}
+__all__ = [
+    "POLL_SECONDS",
+    "SQLITE_BEGIN_KEY",
+    "SQLITE_LOCK_SUFFIX",
+    "Ended",
+    "Journal",
+    "LockKey",
+    "Notify",
+    "Statement",
+    "commits_implicitly",
+    "database_lock",
+    "driver_in_transaction",
+    "lock_key",
+    "migration_lock",
+    "print_notice",
+    "transaction_control",
+    "watch_commits",
+]

@@ -514,7 +514,7 @@ def leave_sqlite_lock(ending: str, conn: sa.Connection, url: str, monkeypatch: p
             transaction()
         return
     if ending.startswith("interrupt while"):
-        monkeypatch.setattr(locks, "time", SimpleNamespace(monotonic=time.monotonic, sleep=interrupt))
+        monkeypatch.setattr(locks.wait, "time", SimpleNamespace(monotonic=time.monotonic, sleep=interrupt))
     if ending == "interrupt just after the entry probe's BEGIN":
         interrupt_after_begin(conn)
     raised = {"error": ValueError, "timeout": nbmigrate.LockTimeout, "interrupt": KeyboardInterrupt}

@@ -125,6 +125,12 @@ class Finding:
     def backward_incompatible(self) -> bool:
         return self.rule.backward_incompatible
 
+    @property
+    def effects(self) -> tuple[str, ...]:
+        """What the statement does besides its lock: ``"rewrites"`` or ``"scans"``, then ``"breaks"`` (running code)."""
+        touched = ("rewrites",) if self.rewrites else (("scans",) if self.scans else ())
+        return touched + (("breaks",) if self.backward_incompatible else ())
+
     def sized(self, size: Any) -> Finding:
         """The same finding with the table's size in its message."""
         text = f" ({size.describe()})" if size is not None and size.describe() else ""

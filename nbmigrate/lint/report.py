@@ -158,14 +158,15 @@ def _where(f: Finding) -> str:
     return f" ({_relative(f.path)}" + (f", line {f.line})" if f.line else ")")
 
 
+_CONSEQUENCE = {
+    "rewrites": "rewrites the table",
+    "scans": "reads every row while it holds it",
+    "breaks": "breaks application code that is still running",
+}
+
+
 def _consequence(f: Finding) -> str:
-    parts = []
-    if f.rewrites:
-        parts.append("rewrites the table")
-    elif f.scans:
-        parts.append("reads every row while it holds it")
-    if f.backward_incompatible:
-        parts.append("breaks application code that is still running")
+    parts = [_CONSEQUENCE[e] for e in f.effects]
     return (" and " + " and ".join(parts)) if parts else ""
 
 

@@ -46,15 +46,11 @@ def _where(f: Finding) -> str:
     return f"{path}:{f.line}" if path and f.line else path
 
 
+_DOES = {"rewrites": "rewrites", "scans": "scans", "breaks": "breaks running code"}
+
+
 def _does(f: Finding) -> str:
-    parts = [f.lock] if f.lock else []
-    if f.rewrites:
-        parts.append("rewrites")
-    elif f.scans:
-        parts.append("scans")
-    if f.backward_incompatible:
-        parts.append("breaks running code")
-    return " · ".join(parts)
+    return " · ".join(([f.lock] if f.lock else []) + [_DOES[e] for e in f.effects])
 
 
 # -- text -----------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -118,3 +118,33 @@ def ops(url: str) -> Iterator[Operations]:
             yield Operations(MigrationContext.configure(conn))
     finally:
         engine.dispose()
+
+
+# An empty revision (upgrade and downgrade pass) with its links, for histories that only need a shape.
+REVISION = '''"""{message}
+
+Revision ID: {rev}
+"""
+revision = {rev!r}
+down_revision = {down!r}
+branch_labels = {labels!r}
+depends_on = {deps!r}
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
+'''
+
+
+def write_history(folder: Path, history: Sequence[tuple[Any, Any, Any, Any]]) -> Path:
+    """Revision files in ``folder/versions``, one per ``(revision, down_revision, branch_labels, depends_on)``."""
+    versions = folder / "versions"
+    versions.mkdir(parents=True)
+    for i, (rev, down, labels, deps) in enumerate(history):
+        text = REVISION.format(message=f"step {i}", rev=rev, down=down, labels=labels, deps=deps)
+        (versions / f"{rev}_step_{i}.py").write_text(text, encoding="utf-8")
+    return versions

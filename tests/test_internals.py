@@ -21,6 +21,7 @@ import pytest
 
 import nbmigrate
 from nbmigrate import _internals
+from support import write_history
 
 PACKAGE = Path(nbmigrate.__file__).resolve().parent
 SEAM = PACKAGE / "_internals"  # the seam is the package: every file under it
@@ -205,23 +206,6 @@ def test_the_checked_versions_are_the_constraints() -> None:
 
 # -- the seam's fallbacks give what its fast paths give -------------------------------------------
 
-REVISION = '''"""{message}
-
-Revision ID: {rev}
-"""
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = {labels!r}
-depends_on = {deps!r}
-
-
-def upgrade():
-    pass
-
-
-def downgrade():
-    pass
-'''
 
 # a - b - c(merge of b, e) - d       branch label "main" on a
 #  \- e (label "side", depends on b's branch through the label "main")
@@ -237,16 +221,11 @@ HISTORY = [
 ]
 
 
-def write_history(folder: Path, history: list[tuple[Any, ...]]) -> Any:
+def script_over(folder: Path, history: list[tuple[Any, ...]]) -> Any:
     """A ``ScriptDirectory`` over revision files written to ``folder`` (no database, no env.py needed)."""
     from alembic.script import ScriptDirectory
 
-    versions = folder / "versions"
-    versions.mkdir(parents=True)
-    for rev, down, labels, deps in history:
-        (versions / f"{rev}_rev.py").write_text(
-            REVISION.format(message=f"revision {rev}", rev=rev, down=down, labels=labels, deps=deps), encoding="utf-8"
-        )
+    write_history(folder, history)
     return ScriptDirectory(str(folder))
 
 
@@ -259,7 +238,7 @@ def _steps(steps: list[Any]) -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def script(tmp_path: Path) -> Any:
-    return write_history(tmp_path, HISTORY)
+    return script_over(tmp_path, HISTORY)
 
 
 def test_map_lookups_agree(script: Any) -> None:
@@ -370,7 +349,7 @@ def test_autogenerate_renders_the_same(tmp_path: Path) -> None:
     from alembic.runtime.migration import MigrationContext
 
     folder = tmp_path / "proj"
-    script = write_history(folder, [])
+    script = script_over(folder, [])
     config = Config()
     config.set_main_option("script_location", str(folder))
     metadata = sa.MetaData()

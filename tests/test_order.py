@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nbmigrate import _internals
+from support import write_history
 from nbmigrate._cache import ScriptCache
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,34 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Alembic warns on a relative downgrade from several heads; both maps do, every time.
 pytestmark = pytest.mark.filterwarnings("ignore:downgrade -1 from multiple heads:UserWarning")
 
-REVISION = '''"""{message}
-
-Revision ID: {rev}
-"""
-revision = {rev!r}
-down_revision = {down!r}
-branch_labels = {labels!r}
-depends_on = {deps!r}
-
-
-def upgrade():
-    pass
-
-
-def downgrade():
-    pass
-'''
 
 Spec = tuple[str, Any, Any, Any]  # (revision, down_revision, branch_labels, depends_on)
 
 
 def write(folder: Path, history: Sequence[Spec]) -> Config:
     """Revision files in ``folder/versions`` and a config naming the folder (no env.py: nothing runs)."""
-    versions = folder / "versions"
-    versions.mkdir(parents=True)
-    for i, (rev, down, labels, deps) in enumerate(history):
-        text = REVISION.format(message=f"step {i}", rev=rev, down=down, labels=labels, deps=deps)
-        (versions / f"{rev}_step_{i}.py").write_text(text, encoding="utf-8")
+    write_history(folder, history)
     return config_for(folder)
 
 

@@ -8,7 +8,7 @@ text); this module puts them together for ``%%migrate erd`` and the Python API.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .render._dot import render_svg
 from .render._erd_dot import ADDED, CHANGED, REMOVED, RENAMED, SYMBOL, column_port, node_id
@@ -38,8 +38,6 @@ class ErdResult(Result):
     tables: tuple[str, ...] | None = None  # the tables asked for; None: all of them
     diagram: Diagram | None = None
     command: str = "erd"
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.diagram is None:

@@ -15,12 +15,16 @@ if TYPE_CHECKING:
     from .schema import SchemaDiff, Snapshot
 
 
+@dataclass(repr=False, kw_only=True)
 class Result:
-    """Base of every result: renders as HTML and text, carries the command's captured output."""
+    """Base of every result: renders as HTML and text, carries the command's captured output.
 
-    command: str
-    output: str
-    warnings: list[str]
+    ``output`` is what Alembic printed while the command ran, ``warnings`` what it (or nbmigrate)
+    warned of; every result has both, as keywords after its own fields (and a ``command``: the line).
+    """
+
+    output: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def _repr_html_(self) -> str:
         from .render.results import render_html
@@ -43,8 +47,6 @@ class TextResult(Result):
     command: str
     title: str
     text: str = ""
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
     ok: bool = True
 
 
@@ -57,8 +59,6 @@ class InitResult(Result):
     config_file: str
     database: str
     files: list[str] = field(default_factory=list)
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, repr=False)
@@ -93,8 +93,6 @@ class HistoryResult(Result):
     revisions: list[RevisionInfo]
     current: tuple[str, ...] | None = ()  # the version table's rows; None: the database could not be read
     database: str = ""
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
     verbose: bool = False
     text: str = ""  # the answer as the ``alembic`` command prints it, word for word
 
@@ -122,8 +120,6 @@ class CurrentResult(Result):
     heads: tuple[str, ...]
     revisions: list[RevisionInfo]
     at_head: bool
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
     text: str = ""  # the answer as the ``alembic`` command prints it, word for word
 
 
@@ -164,8 +160,6 @@ class MigrationResult(Result):
     preview: bool = False
     reached: bool = True
     note: str = ""
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)  # the migration's own (and nbmigrate's about it)
     # What reflecting the schema before/after warned (SQLAlchemy's reflection warnings): not the
     # migration's, which the command line would show; kept apart and shown collapsed.
     snapshot_warnings: list[str] = field(default_factory=list)
@@ -186,8 +180,6 @@ class SqlResult(Result):
     command: str
     sql: str
     database: str = ""
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
     lint: Any = None  # the lint of the same revisions (``upgrade --sql``), when upgrades are linted
 
 
@@ -200,8 +192,6 @@ class RevisionFileResult(Result):
     path: str
     source: str
     message: str = ""
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
     detail: Any = None
 
 
@@ -213,8 +203,6 @@ class ConnectResult(Result):
     database: str
     dialect: str
     heads: tuple[str, ...]
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(repr=False)
@@ -223,8 +211,6 @@ class HelpResult(Result):
 
     command: str
     text: str
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(repr=False)
@@ -245,8 +231,6 @@ class FailureReport(Result):
     completed: list[Step] = field(default_factory=list)
     partial_sql: list[str] = field(default_factory=list)
     interrupted: bool = False
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One paragraph: what failed, and the state of the database now."""
@@ -270,8 +254,6 @@ class GraphResult(Result):
     build: Callable[..., tuple[RevisionGraph, str]]
     run: Callable[[str], Any] | None = None
     command: str = "graph"
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
     def _repr_html_(self) -> str:
         from .render.graph import graph_html

@@ -41,8 +41,6 @@ class LintResult(Result):
     rev_range: str = ""
     policy: Policy = field(default_factory=_default_policy)
     sized: bool = False  # sizes were read from the database
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -235,8 +235,6 @@ class HistoryDiff(Result):
     after: Snapshot
     diff: SchemaDiff
     sql: str | None = None
-    output: str = ""
-    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def between(project: Project, start: str, end: str, *, sql: bool = False) -> HistoryDiff:

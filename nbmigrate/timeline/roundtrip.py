@@ -60,8 +60,6 @@ class RoundTripResult(Result):
     rev_range: str
     steps: list[StepCheck] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -63,8 +63,6 @@ class SquashResult(Result):
     data_code: list[DataCode] = field(default_factory=list)
     proved: bool = False
     advice: str = ""
-    output: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 class SquashNotProved(NbmigrateError):

@@ -148,3 +148,17 @@ def write_history(folder: Path, history: Sequence[tuple[Any, Any, Any, Any]]) ->
         text = REVISION.format(message=f"step {i}", rev=rev, down=down, labels=labels, deps=deps)
         (versions / f"{rev}_step_{i}.py").write_text(text, encoding="utf-8")
     return versions
+
+
+# a - b - c(merge of b, e) - d       branch label "main" on a
+#  \- e (label "side", depends on b's branch through the label "main")
+#  f (a second base, depends_on "side"), g after f depending on d
+BRANCHED_HISTORY: list[tuple[Any, Any, Any, Any]] = [
+    ("a", None, ("main",), None),
+    ("b", "a", None, None),
+    ("e", "a", ("side",), None),
+    ("c", ("b", "e"), None, None),
+    ("d", "c", None, None),
+    ("f", None, ("other",), ("side",)),
+    ("g", "f", None, ("d",)),
+]

@@ -21,7 +21,7 @@ import pytest
 
 import nbmigrate
 from nbmigrate import _internals
-from support import write_history
+from support import BRANCHED_HISTORY, write_history
 
 PACKAGE = Path(nbmigrate.__file__).resolve().parent
 SEAM = PACKAGE / "_internals"  # the seam is the package: every file under it
@@ -207,18 +207,7 @@ def test_the_checked_versions_are_the_constraints() -> None:
 # -- the seam's fallbacks give what its fast paths give -------------------------------------------
 
 
-# a - b - c(merge of b, e) - d       branch label "main" on a
-#  \- e (label "side", depends on b's branch through the label "main")
-#  f (a second base, depends_on "side")
-HISTORY = [
-    ("a", None, ("main",), None),
-    ("b", "a", None, None),
-    ("e", "a", ("side",), None),
-    ("c", ("b", "e"), None, None),
-    ("d", "c", None, None),
-    ("f", None, ("other",), ("side",)),
-    ("g", "f", None, ("d",)),
-]
+HISTORY = BRANCHED_HISTORY
 
 
 def script_over(folder: Path, history: list[tuple[Any, ...]]) -> Any:

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nbmigrate import _internals
-from support import write_history
+from support import BRANCHED_HISTORY, write_history
 from nbmigrate._cache import ScriptCache
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,15 +133,7 @@ def test_the_repository_migrations() -> None:
 # Hand-built histories: what the tests and the walkthroughs build (two developers branching from
 # one head, labels, depends_on across branches, merges), and some harder shapes.
 HISTORIES: dict[str, list[Spec]] = {
-    "branches, merge, labels, depends_on": [
-        ("a", None, ("main",), None),
-        ("b", "a", None, None),
-        ("e", "a", ("side",), None),
-        ("c", ("b", "e"), None, None),
-        ("d", "c", None, None),
-        ("f", None, ("other",), ("side",)),
-        ("g", "f", None, ("d",)),
-    ],
+    "branches, merge, labels, depends_on": BRANCHED_HISTORY,
     "two developers, merged, then a branch": [
         ("0001", None, None, None),
         ("0002", "0001", None, None),
